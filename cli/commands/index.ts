@@ -1,0 +1,7 @@
+import type { Command } from "commander";
+
+/**
+ * Every subcommand of `vfio-workbench`. Each file in this folder registers one
+ * subcommand (with its help text) on the program; add new ones here.
+ */
+export const commands: ReadonlyArray<(program: Command) => void> = [];
