@@ -1,7 +1,8 @@
 import type { Command } from "commander";
+import { registerAbi } from "./abi.js";
 
 /**
  * Every subcommand of `vfio-workbench`. Each file in this folder registers one
  * subcommand (with its help text) on the program; add new ones here.
  */
-export const commands: ReadonlyArray<(program: Command) => void> = [];
+export const commands: ReadonlyArray<(program: Command) => void> = [registerAbi];
