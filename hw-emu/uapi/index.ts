@@ -12,6 +12,7 @@ export * from "./structs-iommufd.js";
 export * from "./copy-in.js";
 export * from "./capchain.js";
 export * from "./annotate.js";
+export * from "./syscalls.js";
 
 import * as vfioStructs from "./structs-vfio.js";
 import * as iommufdStructs from "./structs-iommufd.js";
