@@ -1,0 +1,165 @@
+/**
+ * A sparse bitmap over a large index space (one bit per 4 KiB IOVA granule, up to 2^36
+ * granules for a 48-bit IOVA space), stored as 128 KiB Uint32Array chunks allocated on the
+ * first set bit. Missing chunks are all zeros, so an idle or clean range costs nothing to
+ * scan, and a 1 TiB range is at most 32 MiB of words.
+ */
+import { wordMask } from "./bitmap.js";
+
+/** granules per chunk: 2^20 (4 GiB of IOVA at 4 KiB) */
+export const CHUNK_BITS = 1 << 20;
+const CHUNK_WORDS = CHUNK_BITS / 32;
+
+export class ChunkedBitmap {
+  private readonly chunks = new Map<number, Uint32Array>();
+
+  /** bytes held by allocated chunks */
+  get byteLength(): number {
+    return this.chunks.size * CHUNK_WORDS * 4;
+  }
+
+  test(g: number): boolean {
+    const c = this.chunks.get(Math.floor(g / CHUNK_BITS));
+    if (!c) return false;
+    const r = g % CHUNK_BITS;
+    return ((c[r >>> 5]! >>> (r & 31)) & 1) === 1;
+  }
+
+  /** Set bits [g0, g0+count). */
+  setRange(g0: number, count: number): void {
+    const end = g0 + count;
+    let g = g0;
+    while (g < end) {
+      const ci = Math.floor(g / CHUNK_BITS);
+      const base = ci * CHUNK_BITS;
+      const stop = Math.min(end, base + CHUNK_BITS);
+      let c = this.chunks.get(ci);
+      if (!c) {
+        c = new Uint32Array(CHUNK_WORDS);
+        this.chunks.set(ci, c);
+      }
+      this.apply(c, g - base, stop - base, true);
+      g = stop;
+    }
+  }
+
+  /** Clear bits [g0, g0+count); chunks cleared entirely are released. */
+  clearRange(g0: number, count: number): void {
+    const end = g0 + count;
+    let g = g0;
+    while (g < end) {
+      const ci = Math.floor(g / CHUNK_BITS);
+      const base = ci * CHUNK_BITS;
+      const stop = Math.min(end, base + CHUNK_BITS);
+      const c = this.chunks.get(ci);
+      if (c) {
+        if (g === base && stop === base + CHUNK_BITS) this.chunks.delete(ci);
+        else this.apply(c, g - base, stop - base, false);
+      }
+      g = stop;
+    }
+  }
+
+  clearAll(): void {
+    this.chunks.clear();
+  }
+
+  /**
+   * OR the bits of [g0, g0+count) into `out`, where output bit n stands for granules
+   * [g0 + n*2^shift, g0 + (n+1)*2^shift): a bit is set if any of its granules is set.
+   * Never clears bits of `out`. With `clear`, the harvested bits are cleared here.
+   */
+  harvest(g0: number, count: number, shift: number, out: Uint32Array, clear: boolean): void {
+    const end = g0 + count;
+    let g = g0;
+    while (g < end) {
+      const ci = Math.floor(g / CHUNK_BITS);
+      const base = ci * CHUNK_BITS;
+      const stop = Math.min(end, base + CHUNK_BITS);
+      const c = this.chunks.get(ci);
+      if (c) {
+        const whole = g === base && stop === base + CHUNK_BITS;
+        if (shift === 0 && (g0 & 31) === 0) this.harvestAligned(c, g - base, stop - base, (base - g0) / 32, out, clear && !whole);
+        else this.harvestGeneral(c, base, g - base, stop - base, g0, shift, out, clear && !whole);
+        // a fully harvested chunk is dropped rather than zeroed: cheaper, and frees memory
+        if (clear && whole) this.chunks.delete(ci);
+      }
+      g = stop;
+    }
+  }
+
+  /** granule-aligned 1:1 copy: output word (o + w) receives chunk word w */
+  private harvestAligned(c: Uint32Array, lo: number, hi: number, o: number, out: Uint32Array, clear: boolean): void {
+    const w0 = lo >>> 5;
+    const wFull = hi >>> 5;
+    if (clear) {
+      for (let w = w0; w < wFull; w++) {
+        const x = c[w]!;
+        if (x !== 0) {
+          out[o + w] = out[o + w]! | x;
+          c[w] = 0;
+        }
+      }
+    } else {
+      for (let w = w0; w < wFull; w++) {
+        const x = c[w]!;
+        if (x !== 0) out[o + w] = out[o + w]! | x;
+      }
+    }
+    const tail = hi & 31;
+    if (tail !== 0) {
+      const m = wordMask(0, tail);
+      const x = c[wFull]! & m;
+      if (x !== 0) {
+        out[o + wFull] = out[o + wFull]! | x;
+        if (clear) c[wFull] = c[wFull]! & ~m;
+      }
+    }
+  }
+
+  private harvestGeneral(
+    c: Uint32Array,
+    base: number,
+    lo: number,
+    hi: number,
+    g0: number,
+    shift: number,
+    out: Uint32Array,
+    clear: boolean,
+  ): void {
+    const w0 = lo >>> 5;
+    const w1 = (hi - 1) >>> 5;
+    const per = 2 ** shift;
+    for (let w = w0; w <= w1; w++) {
+      let x = c[w]!;
+      if (x === 0) continue;
+      const m = wordMask(w === w0 ? lo & 31 : 0, w === w1 ? hi - w * 32 : 32);
+      x &= m;
+      if (x === 0) continue;
+      if (clear) c[w] = c[w]! & ~m;
+      const wg = base + w * 32;
+      while (x !== 0) {
+        const low = x & -x;
+        const n = Math.floor((wg + 31 - Math.clz32(low) - g0) / per);
+        const k = Math.floor(n / 32);
+        out[k] = out[k]! | (1 << (n & 31));
+        x ^= low;
+      }
+    }
+  }
+
+  private apply(c: Uint32Array, lo: number, hi: number, set: boolean): void {
+    const w0 = lo >>> 5;
+    const w1 = (hi - 1) >>> 5;
+    if (w0 === w1) {
+      const m = wordMask(lo & 31, hi - w0 * 32);
+      c[w0] = set ? c[w0]! | m : c[w0]! & ~m;
+      return;
+    }
+    const m0 = wordMask(lo & 31, 32);
+    c[w0] = set ? c[w0]! | m0 : c[w0]! & ~m0;
+    if (w1 > w0 + 1) c.fill(set ? 0xffffffff : 0, w0 + 1, w1);
+    const m1 = wordMask(0, hi - w1 * 32);
+    c[w1] = set ? c[w1]! | m1 : c[w1]! & ~m1;
+  }
+}
