@@ -72,6 +72,12 @@ export class VfioDevice {
   }
 }
 
+/** Apply the driver's VF token rule; drivers without one refuse any token. */
+export function checkToken(device: VfioDevice, token: Uint8Array | null, syscall: string): void {
+  if (device.driver.matchToken) device.driver.matchToken(token);
+  else if (token) throw new Errno("EINVAL", `${device.name} takes no VF token`, syscall);
+}
+
 export class DeviceFile extends KFile {
   readonly kind = "device" as const;
   readonly label: string;
@@ -129,6 +135,8 @@ export class DeviceFile extends KFile {
     if (this.device.binding) throw new Errno("EBUSY", `${this.device.name} is already bound through another fd`, syscall);
     const ctx = this.kernel.file(value.iommufd, syscall);
     if (!isIommufdBinding(ctx)) throw new Errno("EBADF", `fd ${value.iommufd} is not an iommufd`, syscall);
+    const token = value.flags & VFIO_DEVICE_BIND_FLAG.bits.TOKEN ? this.kernel.user.copyFromUser(value.token_uuid_ptr, 16, syscall) : null;
+    checkToken(this.device, token, syscall);
     const devid = ctx.bindDevice(this.device);
     this.device.binding = { ctx, devid };
     this.device.acquire();
