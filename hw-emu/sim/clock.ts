@@ -116,6 +116,7 @@ export class Clock implements TimeSource {
 
   /** Run the next event (advancing time to it). Returns false when nothing is scheduled. */
   step(): boolean {
+    this.checkNotRunning();
     this.dropCancelled();
     const ev = this.pop();
     if (!ev) return false;
@@ -127,6 +128,7 @@ export class Clock implements TimeSource {
   runUntil(t: number): void {
     checkTime(t, "time");
     if (t < this.current) throw new RangeError(`cannot run backwards: ${t} < now ${this.current}`);
+    this.checkNotRunning();
     for (;;) {
       this.dropCancelled();
       const top = this.heap[0];
@@ -154,8 +156,12 @@ export class Clock implements TimeSource {
     return n;
   }
 
-  private fire(ev: Event): void {
+  private checkNotRunning(): void {
+    // an event handler that runs the clock would run later events before it returns
     if (this.executing) throw new Error("clock: an event handler tried to run the clock re-entrantly");
+  }
+
+  private fire(ev: Event): void {
     this.live--;
     ev.cancelled = true; // a ran event can no longer be cancelled
     this.current = ev.time;
