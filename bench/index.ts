@@ -1,0 +1,7 @@
+import { dirtyHarvest } from "./dirty-harvest.js";
+import { dmaThroughput } from "./dma-throughput.js";
+import { sparseMemory } from "./sparse-memory.js";
+import type { Benchmark } from "./types.js";
+
+/** Every benchmark `vfio-workbench bench` runs, in order. Add new ones here. */
+export const benchmarks: readonly Benchmark[] = [dirtyHarvest, dmaThroughput, sparseMemory];
