@@ -112,6 +112,9 @@ interface Overlay {
 
 type ResetHook = () => void;
 
+/** Decides whether a posted write from a peer device is accepted (false = refused, the write is lost). */
+export type PeerWriteFilter = (bar: number, offset: number, data: Uint8Array) => boolean;
+
 export class PciFunction {
   readonly name: string;
   readonly config: ConfigSpace;
@@ -125,6 +128,7 @@ export class PciFunction {
   private readonly overlays: Overlay[] = [];
   private readonly resetHooks: ResetHook[] = [];
   private readonly decodeListeners = new Set<() => void>();
+  private peerFilter: PeerWriteFilter | null = null;
   private sealed = false;
   private rid: number | null = null;
   private busRef: PciBus | null = null;
@@ -383,6 +387,43 @@ export class PciFunction {
     r.handler.write(r.offset, size, value >>> 0);
   }
 
+  // ---- peer-to-peer ----
+
+  /** Lets the device model refuse peer writes (e.g. while it is stopped). */
+  setPeerWriteFilter(filter: PeerWriteFilter | null): void {
+    this.peerFilter = filter;
+  }
+
+  /**
+   * A posted write from another device landing in BAR `bar` at `offset`.
+   * Split into naturally aligned accesses of up to 4 bytes. Returns false
+   * when refused (no decoding, outside the BAR, or the device's filter).
+   */
+  peerWrite(bar: number, offset: number, data: Uint8Array): boolean {
+    const def = this.bars[bar];
+    if (!def || def.kind === "io" || !this.memoryDecodeEnabled()) return false;
+    if (offset < 0 || offset + data.length > def.size) return false;
+    if (this.peerFilter && !this.peerFilter(bar, offset, data)) return false;
+    forEachAlignedPiece(offset, data.length, (o, size, at) => {
+      let v = 0;
+      for (let i = size - 1; i >= 0; i--) v = v * 256 + data[at + i]!;
+      this.mmioWrite(bar, o, size, v);
+    });
+    return true;
+  }
+
+  /** A read from another device; false when refused (the reader sees all ones). */
+  peerRead(bar: number, offset: number, dst: Uint8Array): boolean {
+    const def = this.bars[bar];
+    if (!def || def.kind === "io" || !this.memoryDecodeEnabled()) return false;
+    if (offset < 0 || offset + dst.length > def.size) return false;
+    forEachAlignedPiece(offset, dst.length, (o, size, at) => {
+      const v = this.mmioRead(bar, o, size);
+      for (let i = 0; i < size; i++) dst[at + i] = (v >>> (8 * i)) & 0xff;
+    });
+    return true;
+  }
+
   // ---- reset ----
 
   /** Hooks run after config space is back to its defaults, in registration order. */
@@ -406,6 +447,19 @@ export class PciFunction {
     this.config.restoreDefaults();
     for (const hook of this.resetHooks) hook();
     this.notifyDecodeChange();
+  }
+}
+
+/** Walks [offset, offset+length) in the largest naturally aligned pieces of 1, 2 or 4 bytes. */
+function forEachAlignedPiece(offset: number, length: number, fn: (offset: number, size: AccessSize, at: number) => void): void {
+  let o = offset;
+  let at = 0;
+  while (at < length) {
+    const left = length - at;
+    const size: AccessSize = o % 4 === 0 && left >= 4 ? 4 : o % 2 === 0 && left >= 2 ? 2 : 1;
+    fn(o, size, at);
+    o += size;
+    at += size;
   }
 }
 
