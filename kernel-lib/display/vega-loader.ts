@@ -1,0 +1,32 @@
+/**
+ * Loads vega and vega-lite on first use.
+ *
+ * Both use top-level await, so Node refuses to require() them
+ * (ERR_REQUIRE_ASYNC_MODULE), and a notebook cell compiled to CommonJS loads
+ * this package with require(). They are therefore never imported statically
+ * anywhere in the package: this module reaches them with a real dynamic
+ * import(), which TypeScript keeps as import() because the package is ESM, and
+ * which works even when the module doing it was itself loaded by require().
+ * Only type imports name them elsewhere.
+ */
+import type * as VegaModule from "vega";
+import type * as VegaLiteModule from "vega-lite";
+
+export interface VegaModules {
+  vega: typeof VegaModule;
+  vl: typeof VegaLiteModule;
+}
+
+let loading: Promise<VegaModules> | undefined;
+
+export function loadVega(): Promise<VegaModules> {
+  loading ??= Promise.all([import("vega"), import("vega-lite")]).then(
+    ([vega, vl]) => ({ vega, vl }),
+    (e: unknown) => {
+      // let a later call try again rather than caching the failure
+      loading = undefined;
+      throw e;
+    },
+  );
+  return loading;
+}

@@ -1,0 +1,2 @@
+/** The public package "vfio-workbench": what a notebook cell imports. */
+export * from "./display/index.js";
