@@ -245,6 +245,10 @@ export class DmaEngine {
     const memSize = this.memory.size;
     this.nPieces = 0;
     this.nDirty = 0;
+    if (iommu.hasInjectedFaults && iommu.checkInjectedFault(rid, iova, length, access)) {
+      this.stats.faults++;
+      return "fault";
+    }
     let pos = 0;
     while (pos < length) {
       const cur = iova + pos;

@@ -98,6 +98,33 @@ export interface ReadDirtyOptions {
   clear?: boolean;
 }
 
+/** What an injected fault matches and how it fails (see `Iommu.injectFault`). */
+export interface FaultInjectionSpec {
+  /** only this device (default: any) */
+  requesterId?: number;
+  /** only accesses touching [iova, iova+length) (default: any address) */
+  iova?: number;
+  length?: number;
+  /** only reads or only writes (default: both) */
+  access?: DmaAccess;
+  /** reason recorded in the fault (default "not-present") */
+  reason?: FaultReason;
+  /** how many accesses fail before the injection disarms (default 1; Infinity allowed) */
+  count?: number;
+}
+
+/** An armed fault injection. */
+export interface FaultInjection {
+  /** accesses still to fail */
+  readonly remaining: number;
+  cancel(): void;
+}
+
+interface ArmedFault {
+  spec: FaultInjectionSpec;
+  remaining: number;
+}
+
 /** Result of a successful translation (reused by callers to avoid allocation). */
 export interface Translation extends WalkResult {
   /** target address of the translated IOVA */
@@ -312,6 +339,7 @@ export class Iommu {
   private faultLog: IommuFault[] = [];
   private totalFaults = 0;
   private readonly faultListeners = new Set<(f: IommuFault) => void>();
+  private armed: ArmedFault[] = [];
 
   constructor(options: IommuOptions = {}) {
     this.clock = options.clock;
@@ -430,6 +458,50 @@ export class Iommu {
   onFault(listener: (f: IommuFault) => void): () => void {
     this.faultListeners.add(listener);
     return () => this.faultListeners.delete(listener);
+  }
+
+  /**
+   * Make matching DMA accesses fail as if translation faulted, whatever the page tables
+   * say (a lab disturbance: real hardware has no such switch). Each failing access records
+   * one fault and writes nothing.
+   */
+  injectFault(spec: FaultInjectionSpec): FaultInjection {
+    const armed: ArmedFault = { spec, remaining: spec.count ?? 1 };
+    if (!(armed.remaining >= 1)) throw new RangeError("injectFault: count must be >= 1");
+    this.armed.push(armed);
+    const iommu = this;
+    return {
+      get remaining() {
+        return armed.remaining;
+      },
+      cancel() {
+        armed.remaining = 0;
+        iommu.armed = iommu.armed.filter((a) => a !== armed);
+      },
+    };
+  }
+
+  /** whether any fault injection is armed (lets the DMA engine skip the check) */
+  get hasInjectedFaults(): boolean {
+    return this.armed.length > 0;
+  }
+
+  /**
+   * Check an access of [iova, iova+length) against armed injections. On a match, records
+   * the fault, consumes one count and returns true.
+   */
+  checkInjectedFault(rid: number, iova: number, length: number, access: DmaAccess): boolean {
+    for (const a of this.armed) {
+      const s = a.spec;
+      if (s.requesterId !== undefined && s.requesterId !== rid) continue;
+      if (s.access !== undefined && s.access !== access) continue;
+      if (s.iova !== undefined && !(iova < s.iova + (s.length ?? 1) && s.iova < iova + length)) continue;
+      const at = s.iova !== undefined ? Math.max(iova, s.iova) : iova;
+      if (--a.remaining <= 0) this.armed = this.armed.filter((x) => x !== a);
+      this.fault(rid, this.attached.get(rid)?.id ?? null, at, access, s.reason ?? "not-present");
+      return true;
+    }
+    return false;
   }
 
   /** Record a fault (also used by the lab to inject one). */

@@ -133,6 +133,21 @@ describe("DmaEngine", () => {
     expect(() => dma.mmio.register({ base: 0x10, size: 0x10, target, name: "a" }) && dma.mmio.register({ base: 0x18, size: 8, target, name: "b" })).toThrow(/overlaps/);
   });
 
+  it("injected faults fail matching accesses only, until cancelled", () => {
+    const { memory, iommu, dma, domain } = machine();
+    domain.map(0, 0, 0x10000, PERM_RW);
+    const port = dma.connect(NIC, { busMasterEnabled: () => true });
+    const inj = iommu.injectFault({ iova: 0x4000, length: 0x1000, access: "write", reason: "permission", count: Infinity });
+    expect(port.write(0x3ff0, new Uint8Array(32))).toBe("fault"); // touches the injected page
+    expect(port.write(0x5000, new Uint8Array(32))).toBe("ok");
+    expect(port.read(0x4000, 4).status).toBe("ok"); // reads are not matched
+    expect(iommu.faults.at(-1)).toMatchObject({ reason: "permission", iova: 0x4000, access: "write", requesterId: NIC });
+    expect(memory.isAllocated(0x3000)).toBe(false);
+    inj.cancel();
+    expect(port.write(0x3ff0, new Uint8Array(32))).toBe("ok");
+    expect(iommu.hasInjectedFaults).toBe(false);
+  });
+
   it("writes exactly the translated pages and marks exactly those dirty (property)", () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 2 ** 31 }), (seed) => {

@@ -1,6 +1,8 @@
 import { describe, it, expect } from "vitest";
 import fc from "fast-check";
 import { GuestMemory, PAGE_SIZE, toAddress } from "../../hw-emu/hw/memory.js";
+import { GuestDirtyLog } from "../../hw-emu/hw/memory-dirty-log.js";
+import { setBitIndices } from "../../hw-emu/hw/bitmap.js";
 
 const TiB = 2 ** 40;
 
@@ -121,5 +123,28 @@ describe("GuestMemory", () => {
       }),
       { seed: 42, numRuns: 150 },
     );
+  });
+
+  it("logs CPU writes only while logging, and read-and-clear empties the log", () => {
+    const m = new GuestMemory({ size: 2 ** 30 });
+    const log = new GuestDirtyLog(m);
+    log.write(0x1000, new Uint8Array([1]));
+    log.start();
+    log.write(0x3ffe, new Uint8Array(4)); // crosses into page 4
+    log.write(0x10000, new Uint8Array(1));
+    const a = new Uint32Array(2);
+    log.read(0, 64 * PAGE_SIZE, a, { clear: false });
+    expect(setBitIndices(a)).toEqual([3, 4, 16]);
+    const b = new Uint32Array(2);
+    log.read(0, 64 * PAGE_SIZE, b);
+    expect(b).toEqual(a);
+    const c = new Uint32Array(2);
+    log.read(0, 64 * PAGE_SIZE, c);
+    expect(setBitIndices(c)).toEqual([]);
+    log.stop();
+    log.write(0x20000, new Uint8Array(1));
+    expect(log.isDirty(0x20000)).toBe(false);
+    expect(m.readU8(0x20000)).toBe(0);
+    expect(() => log.read(1, PAGE_SIZE, c)).toThrow(/aligned/);
   });
 });
