@@ -1,9 +1,12 @@
 /**
- * The IOTLB: a small cache of recent translations, tagged by domain id, with round-robin
- * replacement (deterministic). An entry caches one whole leaf (4 KiB, 2 MiB or 1 GiB).
+ * The IOTLB: a small direct-mapped cache of recent translations, tagged by domain id. An
+ * entry caches one whole leaf (4 KiB, 2 MiB or 1 GiB) in the slot chosen by hashing the
+ * domain and the leaf number, so a lookup probes one slot per leaf size (deterministic).
  * Entries are only dropped by explicit invalidation, so a mapping removed without an
  * invalidation keeps translating: exactly the stale-IOTLB hazard of real hardware.
  */
+
+const SIZES = [4096, 2 * 1024 * 1024, 1024 * 1024 * 1024] as const;
 
 export interface IotlbStats {
   hits: number;
@@ -17,7 +20,6 @@ export class Iotlb {
   private readonly size: Float64Array;
   private readonly gpa: Float64Array;
   private readonly perm: Uint8Array;
-  private nextVictim = 0;
   private last = 0;
   readonly stats: IotlbStats = { hits: 0, misses: 0, invalidations: 0 };
 
@@ -37,8 +39,10 @@ export class Iotlb {
       this.stats.hits++;
       return l;
     }
-    for (let i = 0; i < this.entries; i++) {
-      if (this.dom[i] === domainId && iova >= this.base[i]! && iova < this.base[i]! + this.size[i]!) {
+    for (let k = 0; k < SIZES.length; k++) {
+      const size = SIZES[k]!;
+      const i = this.slot(domainId, Math.floor(iova / size));
+      if (this.dom[i] === domainId && this.size[i] === size && iova >= this.base[i]! && iova < this.base[i]! + size) {
         this.stats.hits++;
         this.last = i;
         return i;
@@ -46,6 +50,11 @@ export class Iotlb {
     }
     this.stats.misses++;
     return -1;
+  }
+
+  private slot(domainId: number, leafNumber: number): number {
+    const h = Math.imul((leafNumber | 0) ^ Math.imul(domainId, 0x27d4eb2f) ^ ((leafNumber / 4294967296) | 0), 0x9e3779b1);
+    return (h >>> 0) % this.entries;
   }
 
   entryBase(i: number): number {
@@ -62,8 +71,7 @@ export class Iotlb {
   }
 
   insert(domainId: number, leafIova: number, leafSize: number, leafGpa: number, perm: number): number {
-    const i = this.nextVictim;
-    this.nextVictim = (i + 1) % this.entries;
+    const i = this.slot(domainId, Math.floor(leafIova / leafSize));
     this.dom[i] = domainId;
     this.base[i] = leafIova;
     this.size[i] = leafSize;

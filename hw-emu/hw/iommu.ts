@@ -148,6 +148,10 @@ export class IoDomain {
   private readonly table = new IoPageTable();
   private readonly dirty = new ChunkedBitmap();
   private tracking = false;
+  // the last range marked dirty, while no bit has been cleared since: repeated writes
+  // through one huge leaf then cost nothing (a 1 GiB leaf is 32 KiB of bitmap)
+  private lastMarkStart = -1;
+  private lastMarkLength = 0;
   private readonly walkOut: WalkResult = { leafIova: 0, leafGpa: 0, leafSize: 0, perm: 0 };
   /** @internal set by Iommu */
   destroyed = false;
@@ -221,6 +225,7 @@ export class IoDomain {
     if (v + len > IOVA_LIMIT) throw new IommuError("range", "unmap: range beyond the IOVA limit");
     const n = this.table.remove(v, v + len);
     this.dirty.clearRange(v / PAGE_4K, len / PAGE_4K);
+    this.lastMarkStart = -1;
     if (this.iommu.autoInvalidate) this.iommu.invalidate(this, v, len);
     return n;
   }
@@ -260,7 +265,10 @@ export class IoDomain {
   setDirtyTracking(enable: boolean): void {
     this.checkLive();
     if (!this.dirtyTrackingSupported) throw new IommuError("unsupported", `${this.name} does not support dirty tracking`);
-    if (enable && !this.tracking) this.dirty.clearAll();
+    if (enable && !this.tracking) {
+      this.dirty.clearAll();
+      this.lastMarkStart = -1;
+    }
     this.tracking = enable;
   }
 
@@ -270,7 +278,9 @@ export class IoDomain {
    * is on; the lab may call it directly to inject dirty bits.
    */
   markDirty(iova: number, length: number): void {
-    if (length <= 0) return;
+    if (length <= 0 || (iova === this.lastMarkStart && length === this.lastMarkLength)) return;
+    this.lastMarkStart = iova;
+    this.lastMarkLength = length;
     const g0 = Math.floor(iova / PAGE_4K);
     const g1 = Math.ceil((iova + length) / PAGE_4K);
     this.dirty.setRange(g0, g1 - g0);
@@ -300,6 +310,7 @@ export class IoDomain {
     const capacity = bitmap instanceof Uint32Array ? bitmap.length * 32 : bitmap.length * 8;
     if (capacity < bits) throw new IommuError("range", `readDirty: bitmap holds ${capacity} bits, ${bits} needed`);
     const clear = options.clear ?? true;
+    if (clear) this.lastMarkStart = -1;
     const shift = Math.log2(pageSize / PAGE_4K);
     const g0 = v / PAGE_4K;
     const count = len / PAGE_4K;

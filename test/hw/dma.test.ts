@@ -95,6 +95,15 @@ describe("DmaEngine", () => {
     const coarse = new Uint32Array(1);
     domain.readDirty(0, 2 * PAGE_2M, PAGE_2M, coarse);
     expect(setBitIndices(coarse)).toEqual([]);
+    // the same leaf written again after a harvest is dirty again
+    port.write(20, new Uint8Array(4));
+    port.write(30, new Uint8Array(4));
+    domain.readDirty(0, 2 * PAGE_2M, PAGE_2M, coarse);
+    expect(setBitIndices(coarse)).toEqual([0]);
+    port.write(40, new Uint8Array(4));
+    const again = new Uint32Array(1);
+    domain.readDirty(0, 2 * PAGE_2M, PAGE_2M, again);
+    expect(setBitIndices(again)).toEqual([0]);
   });
 
   it("routes writes that land in a window peer-to-peer and records refused ones", () => {
