@@ -104,6 +104,7 @@ export abstract class Workload {
   start(delay = 0): void {
     if (this.active) throw new Error(`workload ${this.name} is already running`);
     this.active = true;
+    this.due = this.clock.now;
     this.schedule(delay);
   }
 
@@ -114,12 +115,17 @@ export abstract class Workload {
     this.pending = null;
   }
 
-  /** do one step of work and return the delay in ns until the next step */
+  /** do one step of work and return the delay in ns (may be fractional) until the next step */
   protected abstract tick(): number;
 
+  // the exact (fractional) due time is kept so rounding to whole ns never drifts the rate
+  private due = 0;
+
   private schedule(delay: number): void {
-    this.pending = this.clock.after(
-      Math.max(0, Math.round(delay)),
+    this.due += Math.max(0, delay);
+    const at = Math.max(this.clock.now, Math.round(this.due));
+    this.pending = this.clock.at(
+      at,
       () => {
         this.pending = null;
         const next = this.tick();

@@ -127,6 +127,17 @@ describe("workloads", () => {
     expect(w.stats).toEqual({ ops: 11, bytes: 11 * 65536 });
   });
 
+  it("keeps a fractional-ns rate without drift", () => {
+    const clock = new Clock();
+    let n = 0;
+    // one 64-byte op every 2.5 ns
+    const w = new DmaTraffic(clock, new Random(1), { region: { base: 0, length: 4096 }, bytesPerSecond: 25.6e9, size: 64 }, () => n++);
+    w.start();
+    clock.runUntil(1000);
+    w.stop();
+    expect(n).toBe(401);
+  });
+
   it("a sink may stop its workload", () => {
     const clock = new Clock();
     let n = 0;
