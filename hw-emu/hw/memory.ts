@@ -25,6 +25,10 @@ export const PAGE_SIZE = 4096;
 /** largest guest memory size supported (8 TiB) */
 export const MAX_GUEST_MEMORY = 2 ** 43;
 
+// full pages are hashed and filled through Uint32Array views of their bytes, which match
+// the little-endian words of compact pages only on a little-endian host
+if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) throw new Error("guest memory model needs a little-endian host");
+
 const SLAB_SHIFT = 12; // pages per slab: 4096, i.e. 16 MiB
 const SLAB_MASK = (1 << SLAB_SHIFT) - 1;
 const NOT_UNIFORM = -1;
