@@ -1,7 +1,8 @@
 import { dirtyHarvest } from "./dirty-harvest.js";
 import { dmaThroughput } from "./dma-throughput.js";
+import { kernelCell } from "./kernel-cell.js";
 import { sparseMemory } from "./sparse-memory.js";
 import type { Benchmark } from "./types.js";
 
 /** Every benchmark `vfio-workbench bench` runs, in order. Add new ones here. */
-export const benchmarks: readonly Benchmark[] = [dirtyHarvest, dmaThroughput, sparseMemory];
+export const benchmarks: readonly Benchmark[] = [dirtyHarvest, dmaThroughput, sparseMemory, kernelCell];

@@ -1,2 +1,3 @@
 /** The public package "vfio-workbench": what a notebook cell imports. */
 export * from "./display/index.js";
+export * from "./kernel/index.js";

@@ -1,9 +1,11 @@
 import type { Command } from "commander";
 import { registerAbi } from "./abi.js";
+import { registerKernel } from "./kernel.js";
+import { registerRun } from "./run.js";
 import { registerBench } from "./bench.js";
 
 /**
  * Every subcommand of `vfio-workbench`. Each file in this folder registers one
  * subcommand (with its help text) on the program; add new ones here.
  */
-export const commands: ReadonlyArray<(program: Command) => void> = [registerAbi, registerBench];
+export const commands: ReadonlyArray<(program: Command) => void> = [registerAbi, registerBench, registerKernel, registerRun];

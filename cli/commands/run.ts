@@ -1,0 +1,58 @@
+import { writeFile } from "node:fs/promises";
+import type { Command } from "commander";
+import { serializeNotebook } from "../../kernel-lib/kernel/notebook.js";
+import { runNotebook, RAISES_EXCEPTION_TAG } from "../../kernel-lib/kernel/runner.js";
+import { UsageError } from "../errors.js";
+
+interface RunFlags {
+  output?: string;
+  allowErrors?: boolean;
+  timeout?: string;
+}
+
+function parseTimeout(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`--timeout takes a positive number of seconds, got ${JSON.stringify(text)}`);
+  return seconds;
+}
+
+export function registerRun(program: Command): void {
+  program
+    .command("run")
+    .description(
+      "Execute a notebook in a fresh kernel and write it with its outputs. Exits non-zero at the first failing cell; " +
+        `a cell tagged ${RAISES_EXCEPTION_TAG} must fail, and fails the run if it does not.`,
+    )
+    .argument("<notebook>", "the .ipynb file to execute")
+    .option("-o, --output <file>", "where to write the executed notebook (default: over the input; - for stdout)")
+    .option("--allow-errors", "keep going after failing cells, keeping their errors in the outputs, and exit 0")
+    .option("--timeout <seconds>", "per-cell limit; a slower cell is interrupted and fails the run")
+    .action(async (notebookPath: string, flags: RunFlags) => {
+      const timeoutSeconds = parseTimeout(flags.timeout);
+      let result;
+      try {
+        result = await runNotebook(notebookPath, {
+          allowErrors: flags.allowErrors ?? false,
+          timeoutSeconds,
+          onProgress: (p) => {
+            const note = p.status === "ok" ? "" : ` ${p.status}`;
+            process.stderr.write(`cell ${p.index}/${p.total} (${p.seconds.toFixed(1)} s)${note}\n`);
+          },
+        });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT" || (err instanceof Error && /not a notebook|nbformat/.test(err.message))) {
+          throw new UsageError((err as Error).message, 1);
+        }
+        throw err;
+      }
+      const text = serializeNotebook(result.notebook);
+      const output = flags.output ?? notebookPath;
+      if (output === "-") process.stdout.write(text);
+      else await writeFile(output, text);
+      for (const failure of result.failures) {
+        process.stderr.write(`vfio-workbench: cell ${failure.index}/${result.notebook.cells.filter((c) => c.cell_type === "code").length} (id ${failure.cellId}) ${failure.kind === "error" ? "failed: " : ""}${failure.message}\n`);
+      }
+      if (!result.ok) process.exitCode = 1;
+    });
+}

@@ -1,0 +1,148 @@
+import { readFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import { KernelClient, KernelError } from "./client.js";
+import { KERNEL_DISPLAY_NAME, KERNEL_LANGUAGE, KERNEL_NAME } from "./kernel-info.js";
+import { cellTags, ensureCellIds, joinSource, OutputCollector, parseNotebook, type DisplayDataOutput, type Notebook } from "./notebook.js";
+
+/**
+ * Executes a notebook headless in a fresh kernel process (this package's kernel, driven over
+ * ZeroMQ like any Jupyter client would) and returns the executed notebook.
+ */
+
+export const RAISES_EXCEPTION_TAG = "raises-exception";
+/** After a timed-out cell is interrupted, how long it gets to stop before the kernel is killed. */
+const INTERRUPT_GRACE_MS = 5000;
+
+export interface RunProgress {
+  /** 1-based position among the notebook's code cells */
+  index: number;
+  total: number;
+  /** position in notebook.cells */
+  cellIndex: number;
+  seconds: number;
+  status: "ok" | "error" | "timeout";
+}
+
+export interface RunOptions {
+  /** keep going after a cell fails, keeping the error in its outputs (a cell tagged raises-exception that does not raise still fails the run) */
+  allowErrors?: boolean;
+  /** per cell; a cell running longer is interrupted and fails the run */
+  timeoutSeconds?: number;
+  /** the kernel's working directory; defaults to the notebook's folder */
+  cwd?: string;
+  onProgress?: (progress: RunProgress) => void;
+  kernelStartTimeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+export type FailureKind = "error" | "missing-expected-error" | "timeout" | "kernel-died";
+
+export interface CellFailure {
+  /** position in notebook.cells */
+  cellIndex: number;
+  /** 1-based position among the code cells, as progress reports count */
+  index: number;
+  cellId: string;
+  kind: FailureKind;
+  message: string;
+}
+
+export interface RunResult {
+  notebook: Notebook;
+  /** false when any cell failed (errors allowed by allowErrors do not count) */
+  ok: boolean;
+  failures: CellFailure[];
+  /** errors that allowErrors let through, or that a raises-exception tag expected */
+  toleratedErrors: CellFailure[];
+  executedCells: number;
+}
+
+/** Reads, executes and returns a notebook file. */
+export async function runNotebook(path: string, options: RunOptions = {}): Promise<RunResult> {
+  const absolute = resolve(path);
+  const notebook = parseNotebook(await readFile(absolute, "utf8"), path);
+  return runNotebookContent(notebook, { ...options, cwd: options.cwd ?? dirname(absolute) });
+}
+
+function errorSummary(content: Record<string, unknown>): string {
+  return `${String(content.ename ?? "Error")}: ${String(content.evalue ?? "")}`;
+}
+
+/** Executes a parsed notebook (modified in place and returned) in a fresh kernel. */
+export async function runNotebookContent(notebook: Notebook, options: RunOptions = {}): Promise<RunResult> {
+  ensureCellIds(notebook);
+  const codeCells = notebook.cells.flatMap((cell, index) => (cell.cell_type === "code" ? [index] : []));
+  const failures: CellFailure[] = [];
+  const toleratedErrors: CellFailure[] = [];
+  const displays = new Map<string, DisplayDataOutput[]>();
+  let executedCells = 0;
+  let stopped = false;
+
+  const client = await KernelClient.start({ cwd: options.cwd ?? process.cwd(), env: options.env, startTimeoutMs: options.kernelStartTimeoutMs });
+  try {
+    const info = (await client.request("shell", "kernel_info_request", {})).reply.content;
+    notebook.metadata.kernelspec = { name: KERNEL_NAME, display_name: KERNEL_DISPLAY_NAME, language: KERNEL_LANGUAGE };
+    notebook.metadata.language_info = info.language_info;
+
+    for (const [position, cellIndex] of codeCells.entries()) {
+      const cell = notebook.cells[cellIndex]!;
+      cell.outputs = [];
+      cell.execution_count = null;
+      if (stopped) continue;
+      const cellId = cell.id!;
+      const expectError = cellTags(cell).includes(RAISES_EXCEPTION_TAG);
+      const collector = new OutputCollector(displays);
+      cell.outputs = collector.outputs;
+      const started = performance.now();
+      const index = position + 1;
+      const fail = (kind: FailureKind, message: string) => failures.push({ cellIndex, index, cellId, kind, message });
+
+      const execution = client.execute(joinSource(cell.source), {
+        stopOnError: !(options.allowErrors || expectError),
+        onMessage: (message) => collector.add(message.header.msg_type, message.content),
+      });
+      let timedOut = false;
+      let timer: NodeJS.Timeout | undefined;
+      if (options.timeoutSeconds !== undefined) {
+        timer = setTimeout(() => {
+          timedOut = true;
+          client.interrupt().catch(() => undefined);
+          // A cell that ignores the interrupt takes the kernel down with it.
+          timer = setTimeout(() => client.process?.kill("SIGKILL"), INTERRUPT_GRACE_MS);
+        }, options.timeoutSeconds * 1000);
+      }
+      let reply: Record<string, unknown>;
+      try {
+        reply = (await execution).reply.content;
+      } catch (err) {
+        if (!(err instanceof KernelError)) throw err;
+        fail(timedOut ? "timeout" : "kernel-died", timedOut ? `did not finish within ${options.timeoutSeconds} s and ignored the interrupt` : err.message);
+        stopped = true;
+        continue;
+      } finally {
+        clearTimeout(timer);
+      }
+      executedCells++;
+      cell.execution_count = typeof reply.execution_count === "number" ? reply.execution_count : null;
+      const seconds = (performance.now() - started) / 1000;
+      const status = reply.status === "ok" ? "ok" : "error";
+
+      if (timedOut) {
+        fail("timeout", `did not finish within ${options.timeoutSeconds} s (interrupted)`);
+      } else if (status === "error" && expectError) {
+        toleratedErrors.push({ cellIndex, index, cellId, kind: "error", message: errorSummary(reply) });
+      } else if (status === "error" && options.allowErrors) {
+        toleratedErrors.push({ cellIndex, index, cellId, kind: "error", message: errorSummary(reply) });
+      } else if (status === "error") {
+        fail("error", reply.status === "aborted" ? "the kernel aborted the cell" : errorSummary(reply));
+      } else if (expectError) {
+        fail("missing-expected-error", `is tagged ${RAISES_EXCEPTION_TAG} but completed without an error`);
+      }
+      options.onProgress?.({ index, total: codeCells.length, cellIndex, seconds, status: timedOut ? "timeout" : status });
+      if (failures.length > 0 && !options.allowErrors) stopped = true;
+    }
+  } finally {
+    await client.shutdown();
+  }
+  return { notebook, ok: failures.length === 0, failures, toleratedErrors, executedCells };
+}
