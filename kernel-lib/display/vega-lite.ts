@@ -48,9 +48,13 @@ const AXIS = {
   titleFont: FONT_SANS,
 };
 
-/** The theme every chart gets, under the caller's config. */
-export function vegaLiteTheme(): Config {
-  return {
+/**
+ * The theme every chart gets, under the caller's config. Returned as plain
+ * JSON so this module's declarations never name vega-lite's types (notebook
+ * cells resolve modules the Node 10 way, which cannot find them).
+ */
+export function vegaLiteTheme(): Record<string, unknown> {
+  const theme: Config = {
     background: "transparent",
     font: FONT_SANS,
     view: { stroke: INK, strokeOpacity: 0.35 },
@@ -61,6 +65,7 @@ export function vegaLiteTheme(): Config {
     range: { category: [...PALETTE] },
     mark: { color: PALETTE[0]! },
   };
+  return theme as Record<string, unknown>;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -91,7 +96,7 @@ export function themedSpec(spec: VegaLiteSpec): Record<string, unknown> {
   return {
     $schema: typeof $schema === "string" ? $schema : VEGALITE_SCHEMA,
     ...rest,
-    config: mergeConfig(vegaLiteTheme() as Record<string, unknown>, userConfig),
+    config: mergeConfig(vegaLiteTheme(), userConfig),
   };
 }
 
