@@ -84,7 +84,11 @@ napi_value map_mmap(napi_env env, napi_callback_info info) {
     free(m);
     return NULL;
   }
-  napi_type_tag_object(env, handle, &MAPPING_TAG);
+  /* untagged, the handle would be refused by every other call; the finalizer still unmaps it */
+  if (napi_type_tag_object(env, handle, &MAPPING_TAG) != napi_ok) {
+    napi_throw_error(env, NULL, "cannot tag the mapping handle");
+    return NULL;
+  }
   return handle;
 }
 

@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, openSync, readSync, closeSync, rmSync, writeFileSync } from "node:fs";
+import fc from "fast-check";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -145,6 +146,31 @@ describe.runIf(status.available)("native backend on this Linux host", () => {
         expect(errnoOf(() => sys.mmap(fd, 4096, prot, MMAP.MAP_SHARED, 0n)).code).toBe("ENODEV");
       } finally {
         sys.close(fd);
+      }
+    });
+
+    it("a file-backed shared mapping (copied like device memory) writes through at every width and alignment", () => {
+      const dir = mkdtempSync(join(tmpdir(), "vfio-native-"));
+      const file = join(dir, "bar");
+      writeFileSync(file, new Uint8Array(8192));
+      const fd = openSync(file, "r+");
+      try {
+        const m = sys.mmap(fd, 8192, prot, MMAP.MAP_SHARED, 0n);
+        const model = new Uint8Array(8192);
+        fc.assert(
+          fc.property(fc.integer({ min: 0, max: 8192 - 40 }), fc.uint8Array({ minLength: 1, maxLength: 40 }), (offset, bytes) => {
+            m.write(offset, bytes);
+            model.set(bytes, offset);
+            expect(m.read(offset, bytes.byteLength)).toEqual(bytes);
+          }),
+          { seed: 42, numRuns: 300 },
+        );
+        expect(m.read(0, 8192)).toEqual(model);
+        sys.munmap(m);
+        expect(new Uint8Array(readFileSync(file))).toEqual(model);
+      } finally {
+        closeSync(fd);
+        rmSync(dir, { recursive: true, force: true });
       }
     });
 
