@@ -127,8 +127,20 @@ export class GuestMemory {
     while (left > 0) {
       const pi = Math.floor(addr / PAGE_SIZE);
       const o = addr - pi * PAGE_SIZE;
-      const n = Math.min(PAGE_SIZE - o, left);
-      this.readPage(pi, o, dst, at, n);
+      let n = Math.min(PAGE_SIZE - o, left);
+      const d = this.map.get(pi);
+      if (d !== ABSENT && d >= 0 && n > 64) {
+        // consecutive full pages in one slab: one copy (as in write)
+        let run = 1;
+        while (n + PAGE_SIZE <= left && ((d + run) & SLAB_MASK) !== 0 && this.map.get(pi + run) === d + run) {
+          n += PAGE_SIZE;
+          run++;
+        }
+        const off = ((d & SLAB_MASK) << PAGE_SHIFT) + o;
+        dst.set(this.slabs[d >>> SLAB_SHIFT]!.subarray(off, off + n), at);
+      } else {
+        this.readPage(pi, o, dst, at, n);
+      }
       addr += n;
       at += n;
       left -= n;
@@ -145,8 +157,21 @@ export class GuestMemory {
     while (left > 0) {
       const pi = Math.floor(addr / PAGE_SIZE);
       const o = addr - pi * PAGE_SIZE;
-      const n = Math.min(PAGE_SIZE - o, left);
-      this.writePage(pi, o, src, at, n);
+      let n = Math.min(PAGE_SIZE - o, left);
+      const d = this.map.get(pi);
+      if (d !== ABSENT && d >= 0 && n > 64) {
+        // full pages stored in consecutive slots of one slab (sequential first touches
+        // allocate them so) take one copy instead of one per page
+        let run = 1;
+        while (n + PAGE_SIZE <= left && ((d + run) & SLAB_MASK) !== 0 && this.map.get(pi + run) === d + run) {
+          n += PAGE_SIZE;
+          run++;
+        }
+        const off = ((d & SLAB_MASK) << PAGE_SHIFT) + o;
+        this.slabs[d >>> SLAB_SHIFT]!.set(src.subarray(at, at + n), off);
+      } else {
+        this.writePage(pi, o, src, at, n);
+      }
       addr += n;
       at += n;
       left -= n;
