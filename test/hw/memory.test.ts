@@ -125,6 +125,20 @@ describe("GuestMemory", () => {
     );
   });
 
+  it("rewrites and reads long spans of full pages across slab boundaries", () => {
+    const m = new GuestMemory({ size: 2 ** 30 });
+    const len = 16 * 2 ** 20 + 3 * PAGE_SIZE;
+    const a = Uint8Array.from({ length: len }, (_, i) => (i * 13 + 1) & 0xff);
+    const b = Uint8Array.from({ length: len }, (_, i) => (i * 7 + 5) & 0xff);
+    m.write(PAGE_SIZE, a);
+    m.write(PAGE_SIZE + 100, b, 0, len - 200); // unaligned rewrite over consecutive dense pages
+    const expected = a.slice();
+    expected.set(b.subarray(0, len - 200), 100);
+    expect(Buffer.compare(m.read(PAGE_SIZE, len), expected)).toBe(0);
+    expect(Buffer.compare(m.read(PAGE_SIZE + 4095, 70000), expected.subarray(4095, 4095 + 70000))).toBe(0);
+    expect(m.stats().densePages).toBe(len / PAGE_SIZE);
+  });
+
   it("logs CPU writes only while logging, and read-and-clear empties the log", () => {
     const m = new GuestMemory({ size: 2 ** 30 });
     const log = new GuestDirtyLog(m);
