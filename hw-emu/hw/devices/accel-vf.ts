@@ -128,6 +128,7 @@ export class AccelVf extends DeviceModel {
   readonly name: string;
   readonly fn: PciFunction;
   readonly features: MigrationFeatures;
+  readonly preCopyEmptyRead = "zero" as const;
   readonly traits: DeviceTraits = { dma: true, p2pInitiator: false };
   readonly msi: MsiController;
   private regs: AccelRegs = emptyRegs();

@@ -74,6 +74,7 @@ export abstract class DeviceModel implements MigratableDevice {
   abstract readonly name: string;
   abstract readonly fn: PciFunction;
   abstract readonly features: MigrationFeatures;
+  abstract readonly preCopyEmptyRead: "enomsg" | "zero";
   abstract readonly traits: DeviceTraits;
   readonly faults: FaultControls = noFaults();
   readonly counters: DeviceCounters = {

@@ -95,6 +95,9 @@ export class FaultyDevice<D extends DeviceModel = DeviceModel> implements Migrat
   get features() {
     return this.inner.features;
   }
+  get preCopyEmptyRead() {
+    return this.inner.preCopyEmptyRead;
+  }
   get traits(): DeviceTraits {
     return this.inner.traits;
   }

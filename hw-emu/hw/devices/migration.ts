@@ -150,6 +150,12 @@ export interface MigratableDevice {
   readonly name: string;
   readonly fn: PciFunction;
   readonly features: MigrationFeatures;
+  /**
+   * How the driver this model imitates reports a temporary end of pre-copy
+   * data: "enomsg" (the uAPI's rule, mlx5) or "zero" (a 0-byte read, as mtty
+   * and hisi_acc do). The device itself just returns no bytes.
+   */
+  readonly preCopyEmptyRead: "enomsg" | "zero";
   readonly runState: RunState;
   readonly health: DeviceHealth;
   /** RUNNING: full operation (resumes anything queued while stopped or quiesced) */

@@ -195,6 +195,7 @@ export class NicVf extends DeviceModel {
   readonly name: string;
   readonly fn: PciFunction;
   readonly features: MigrationFeatures;
+  readonly preCopyEmptyRead = "enomsg" as const;
   readonly traits: DeviceTraits = { dma: true, p2pInitiator: true };
   readonly msix: MsixController;
   readonly queueCount: number;
