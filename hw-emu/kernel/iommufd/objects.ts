@@ -1,0 +1,47 @@
+/**
+ * The objects an iommufd context holds, by id. `refs` counts the holders other
+ * than the id table: an IOAS is held by its HWPTs, a HWPT by the devices
+ * attached to it, a device by the VFIO driver that bound it (and once more
+ * while attached). IOMMU_DESTROY removes only objects nobody holds.
+ */
+import type { IoDomain } from "../../hw/iommu.js";
+import type { VfioDevice } from "../vfio/device.js";
+import type { IoasTable } from "./io-pagetable.js";
+
+export interface IoasObject {
+  readonly type: "ioas";
+  readonly id: number;
+  refs: number;
+  readonly table: IoasTable;
+  /** HWPTs mirroring this IOAS, in creation order */
+  readonly hwpts: HwptObject[];
+}
+
+export interface HwptObject {
+  readonly type: "hwpt";
+  readonly id: number;
+  refs: number;
+  readonly ioas: IoasObject;
+  readonly domain: IoDomain;
+  /** allocated with IOMMU_HWPT_ALLOC_DIRTY_TRACKING (the domain has dirty ops) */
+  readonly dirtyCapable: boolean;
+  /** created by attaching a device straight to an IOAS; destroyed with its last device */
+  readonly auto: boolean;
+  readonly nestParent: boolean;
+  readonly devices: Set<DeviceObject>;
+}
+
+export interface DeviceObject {
+  readonly type: "device";
+  readonly id: number;
+  refs: number;
+  readonly device: VfioDevice;
+  /** the routing id its DMA uses, or null for a device that does no DMA */
+  readonly rid: number | null;
+  /** its IOMMU can track dirty pages (IOMMU_HW_CAP_DIRTY_TRACKING) */
+  readonly dirtyCapable: boolean;
+  hwpt: HwptObject | null;
+}
+
+export type IommufdObject = IoasObject | HwptObject | DeviceObject;
+export type ObjectType = IommufdObject["type"];
