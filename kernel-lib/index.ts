@@ -1,3 +1,5 @@
 /** The public package "vfio-workbench": what a notebook cell imports. */
 export * from "./display/index.js";
 export * from "./kernel/index.js";
+export * from "./vfio/index.js";
+export * from "./backends/index.js";

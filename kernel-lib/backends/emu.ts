@@ -1,0 +1,13 @@
+/**
+ * The emulator backend: an emulated host whose syscalls the typed library uses
+ * exactly as it uses a real kernel's. `machine.lab` watches and disturbs the
+ * hardware, which a real host cannot; notebooks say so where they use it.
+ */
+import { createMachine, type DeviceSpec, type EmulatedMachine, type MachineOptions } from "../../hw-emu/machine/machine.js";
+
+export type { DeviceSpec, EmulatedMachine, MachineOptions };
+
+/** Build an emulated host: which devices, how much memory, whether the IOMMU tracks dirty pages, the seed. */
+export function createEmuBackend(options: MachineOptions = {}): EmulatedMachine {
+  return createMachine(options);
+}
