@@ -36,7 +36,7 @@ function enableMsi(dev: AccelVf): void {
 describe("accelerator VF jobs", () => {
   it("computes a CRC32 of a source buffer and writes a transformed copy, by DMA", () => {
     const m = machine();
-    const { dev, drv } = accelOn(m);
+    const { drv } = accelOn(m);
     const src = bytes(1000, 5);
     m.memory.write(0x90_0000, src);
     const s0 = drv.submit(ACCEL_OP_CRC32, 0x90_0000, 0x91_0000, src.length);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { AccelVf } from "../../hw-emu/hw/devices/accel-vf.js";
+import { ACCEL_REGS, AccelVf } from "../../hw-emu/hw/devices/accel-vf.js";
 import { FAULT_ARCS, FAULT_RULES, FaultyDevice, applicableFaults, faultApplies } from "../../hw-emu/hw/devices/faulty.js";
 import { NicGuestDriver } from "../../hw-emu/hw/devices/guest-drivers.js";
 import { DeviceMigrationError, type MigratableDevice } from "../../hw-emu/hw/devices/migration.js";
@@ -74,10 +74,12 @@ describe("each rule is observably broken", () => {
     m.plug(acc.fn, 0x20);
     const f = new FaultyDevice(acc, "dma-after-stop");
     f.stop();
-    acc.fn.mmioWrite(0, 0x18, 4, 8);
-    acc.fn.mmioWrite(0, 0x08, 4, 1);
-    acc.fn.mmioWrite(0, 0x1c, 4, 1);
+    // a job submitted after STOP is still executed: its descriptor read and write-back happen
+    acc.fn.mmioWrite(0, ACCEL_REGS.SQ_SIZE, 4, 8);
+    acc.fn.mmioWrite(0, ACCEL_REGS.CTRL, 4, 1);
+    acc.fn.mmioWrite(0, ACCEL_REGS.SQ_TAIL, 4, 1);
     expect(acc.counters.dmaWhileStopped).toBeGreaterThan(0);
+    expect(acc.fn.mmioRead(0, ACCEL_REGS.SQ_HEAD, 4)).toBe(1);
   });
 
   it("p2p-during-running-p2p: a quiesced device still rings a peer; a stopped peer loses the write", () => {

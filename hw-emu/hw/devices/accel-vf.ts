@@ -75,7 +75,6 @@ export const ACCEL_STATE_SIZE = 176;
 const MATCH_MAGIC = 0x4d434341; // "ACCM"
 const MATCH_VERSION = 1;
 const SUPPORTED_OPS = (1 << ACCEL_OP_CRC32) | (1 << ACCEL_OP_XOR);
-const REG_WORDS = 15;
 
 export interface AccelVfOptions {
   name?: string;

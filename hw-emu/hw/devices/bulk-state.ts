@@ -17,11 +17,25 @@ function fmix32(h: number): number {
   return h >>> 0;
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
 /** Fills out[offset .. offset+length) with page `index` at `version` for `seed`. */
 export function generateBulkPage(seed: number, index: number, version: number, out: Uint8Array, offset: number, length: number): void {
   let x = fmix32((seed ^ fmix32(index + 0x9e3779b9) ^ Math.imul(version + 1, 0x27d4eb2f)) >>> 0) || 0x6d2b79f5;
-  const view = new DataView(out.buffer, out.byteOffset + offset, length);
+  const start = out.byteOffset + offset;
   let i = 0;
+  if (LITTLE_ENDIAN && start % 4 === 0) {
+    // Fast path: whole words straight into the buffer (the byte order is little-endian either way).
+    const words = new Uint32Array(out.buffer, start, length >>> 2);
+    for (let w = 0; w < words.length; w++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      words[w] = x;
+    }
+    i = words.length * 4;
+  }
+  const view = new DataView(out.buffer, start, length);
   for (; i + 4 <= length; i += 4) {
     x ^= x << 13;
     x ^= x >>> 17;

@@ -98,6 +98,8 @@ export const NIC_MAX_QUEUES = 8;
 export const NIC_MAX_RING = 4096;
 export const NIC_MAX_PACKET = 65536;
 
+/** transmitted packets kept for inspection */
+const EGRESS_KEPT = 4096;
 const TAG_HEADER = 1;
 const TAG_PAGE = 2;
 const TAG_REGS = 3;
@@ -205,7 +207,7 @@ export class NicVf extends DeviceModel {
   bulk: BulkState;
   private readonly seed: number;
   private readonly ingress: Uint8Array[][];
-  private readonly egress: TransmittedPacket[] = [];
+  private egress: TransmittedPacket[] = [];
   private egressCount = 0;
   private pumping = false;
 
@@ -404,6 +406,7 @@ export class NicVf extends DeviceModel {
 
   /** Packets sent so far (the most recent 4096), oldest first. */
   get transmitted(): readonly TransmittedPacket[] {
+    if (this.egress.length > EGRESS_KEPT) this.egress = this.egress.slice(-EGRESS_KEPT);
     return this.egress;
   }
 
@@ -530,7 +533,7 @@ export class NicVf extends DeviceModel {
   private pushEgress(queue: number, data: Uint8Array): void {
     this.egress.push({ time: this.now(), queue, data });
     this.egressCount++;
-    if (this.egress.length > 4096) this.egress.shift();
+    if (this.egress.length >= 2 * EGRESS_KEPT) this.egress = this.egress.slice(-EGRESS_KEPT);
   }
 
   protected onRunStateChange(_prev: RunState, next: RunState): void {
@@ -892,9 +895,9 @@ class NicResumeStream implements ResumeStream {
       if (r.payload.length !== PAGE_PREFIX + len) throw new DeviceMigrationError("corrupt", `page ${index} has ${r.payload.length - PAGE_PREFIX} bytes`);
       // The content must be what the source's state generator gives for this page and version.
       generateBulkPage(this.seed, index, version, this.scratch, 0, len);
-      const body = r.payload.subarray(PAGE_PREFIX);
-      for (let i = 0; i < len; i++) {
-        if (body[i] !== this.scratch[i]) throw new DeviceMigrationError("corrupt", `page ${index} content does not match its version`);
+      const body = Buffer.from(r.payload.buffer, r.payload.byteOffset + PAGE_PREFIX, len);
+      if (!body.equals(Buffer.from(this.scratch.buffer, 0, len))) {
+        throw new DeviceMigrationError("corrupt", `page ${index} content does not match its version`);
       }
       this.versions[index] = version;
       if (!this.received[index]) {

@@ -44,7 +44,7 @@ export interface InterruptEvent {
 }
 
 export class InterruptLog {
-  private readonly items: InterruptEvent[] = [];
+  private items: InterruptEvent[] = [];
   private seq = 0;
   private discarded = 0;
 
@@ -61,14 +61,20 @@ export class InterruptLog {
   record(e: Omit<InterruptEvent, "seq" | "time">): InterruptEvent {
     const full: InterruptEvent = { seq: this.seq++, time: this.now(), ...e };
     this.items.push(full);
-    if (this.items.length > this.limit) {
-      this.items.shift();
-      this.discarded++;
+    // Trim in batches so a long run costs amortised O(1) per event.
+    if (this.items.length >= 2 * this.limit) {
+      this.discarded += this.items.length - this.limit;
+      this.items = this.items.slice(-this.limit);
     }
     return full;
   }
 
+  /** The most recent events (up to the limit), oldest first. */
   get entries(): readonly InterruptEvent[] {
+    if (this.items.length > this.limit) {
+      this.discarded += this.items.length - this.limit;
+      this.items = this.items.slice(-this.limit);
+    }
     return this.items;
   }
 
@@ -78,7 +84,7 @@ export class InterruptLog {
   }
 
   deliveries(kind?: InterruptKind, vector?: number): InterruptEvent[] {
-    return this.items.filter(
+    return this.entries.filter(
       (e) => e.outcome === "delivered" && (kind === undefined || e.kind === kind) && (vector === undefined || e.vector === vector),
     );
   }
