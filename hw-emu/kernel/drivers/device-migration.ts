@@ -127,7 +127,7 @@ export class DeviceMigrationOps implements MigrationOps {
       case "RUNNING>RUNNING_P2P":
       case "PRE_COPY>PRE_COPY_P2P":
       case "STOP>RUNNING_P2P":
-        if (from === "STOP") d.run();
+        // from STOP too: running fully first, even for an instant, could let queued P2P out
         d.quiesceP2P();
         return null;
       case "RUNNING_P2P>RUNNING":
