@@ -49,7 +49,7 @@ describe("vfio-pci VFIO_DEVICE_RESET", () => {
     expect(errno(() => t.kernel.ioctl(t.fd, IOCTL.VFIO_DEVICE_RESET))).toBe("EINVAL");
   });
 
-  it("the core returns a variant's migration state to RUNNING after the driver's reset", () => {
+  it("trap 19: after the driver's reset the core reports the migration state RUNNING", () => {
     const calls: string[] = [];
     const migration: MigrationOps = {
       flags: VFIO_MIGRATION.bits.STOP_COPY,

@@ -14,7 +14,7 @@
  * host vector), never with what the user wrote: a vector is unmasked in the
  * hardware only while an eventfd is attached to it.
  */
-import { Errno, VFIO_IRQ_INFO, VFIO_PCI_IRQ } from "../../uapi/index.js";
+import { Errno, VFIO_IRQ_INFO, VFIO_IRQ_SET, VFIO_IRQ_SET_MASKS, VFIO_PCI_IRQ } from "../../uapi/index.js";
 import type { Kernel } from "../kernel.js";
 import { EventFd } from "../eventfd.js";
 import type { PciFunction } from "../../hw/pci/function.js";
@@ -144,10 +144,8 @@ export class VfioPciIrqs {
 
   /** Run a validated SET_IRQS; returns 0, or the smaller vector count an MSI/MSI-X enable could get. */
   set(flags: number, index: number, start: number, count: number, data: IrqData): number {
-    const action = flags & 0x38;
-    const MASK = 0x08;
-    const UNMASK = 0x10;
-    const TRIGGER = 0x20;
+    const action = flags & VFIO_IRQ_SET_MASKS.VFIO_IRQ_SET_ACTION_TYPE_MASK;
+    const { ACTION_MASK: MASK, ACTION_UNMASK: UNMASK, ACTION_TRIGGER: TRIGGER } = VFIO_IRQ_SET.bits;
     switch (index) {
       case IRQ.INTX:
         if (action === MASK) return this.intxMaskAction(start, count, data);
