@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import { startKernel } from "../../kernel-lib/kernel/kernel.js";
 import { installKernelspec, uninstallKernelspec, type KernelspecLocation } from "../../kernel-lib/kernel/kernelspec.js";
 import { UsageError } from "../errors.js";
 
@@ -56,6 +55,8 @@ export function registerKernel(program: Command): void {
     .description("Run the kernel for a Jupyter connection file (what the kernelspec's argv does)")
     .requiredOption("-f, --connection-file <file>", "the connection file Jupyter wrote (ports, key, transport)")
     .action(async (flags: { connectionFile: string }) => {
+      // Loaded here: the kernel brings in tslab and its TypeScript, which no other command needs.
+      const { startKernel } = await import("../../kernel-lib/kernel/kernel.js");
       await asUsageError(() => startKernel(flags.connectionFile)).catch((err: unknown) => {
         throw err instanceof Error && !(err instanceof UsageError) ? new UsageError(err.message, 1) : err;
       });

@@ -38,6 +38,12 @@ function reply(request: JupyterMessage, msgType: string, content: Record<string,
   controlOutbox.send(encodeMessage({ identities: request.identities, header, parent_header: request.header, metadata: {}, content }, signer));
 }
 
+/**
+ * SIGINT stops a cell's synchronous part (the executor runs it with breakOnSigint) and a cell
+ * waiting on a promise (the execution thread's SIGINT handler). JavaScript that loops from the
+ * event loop (after an `await`, in a timer) cannot be stopped from outside without corrupting
+ * Node's state; such a cell needs a kernel restart (the headless runner kills the kernel).
+ */
 function interrupt(): void {
   const serial = Atomics.load(state, STATE_SERIAL);
   const running = () => Atomics.load(state, STATE_EXECUTING) === 1 && Atomics.load(state, STATE_SERIAL) === serial;

@@ -10,8 +10,6 @@ import { cellTags, ensureCellIds, joinSource, OutputCollector, parseNotebook, ty
  */
 
 export const RAISES_EXCEPTION_TAG = "raises-exception";
-/** After a timed-out cell is interrupted, how long it gets to stop before the kernel is killed. */
-const INTERRUPT_GRACE_MS = 5000;
 
 export interface RunProgress {
   /** 1-based position among the notebook's code cells */
@@ -28,6 +26,8 @@ export interface RunOptions {
   allowErrors?: boolean;
   /** per cell; a cell running longer is interrupted and fails the run */
   timeoutSeconds?: number;
+  /** how long an interrupted cell gets to stop before the kernel is killed (default 5) */
+  interruptGraceSeconds?: number;
   /** the kernel's working directory; defaults to the notebook's folder */
   cwd?: string;
   onProgress?: (progress: RunProgress) => void;
@@ -108,7 +108,7 @@ export async function runNotebookContent(notebook: Notebook, options: RunOptions
           timedOut = true;
           client.interrupt().catch(() => undefined);
           // A cell that ignores the interrupt takes the kernel down with it.
-          timer = setTimeout(() => client.process?.kill("SIGKILL"), INTERRUPT_GRACE_MS);
+          timer = setTimeout(() => client.process?.kill("SIGKILL"), (options.interruptGraceSeconds ?? 5) * 1000);
         }, options.timeoutSeconds * 1000);
       }
       let reply: Record<string, unknown>;
@@ -117,6 +117,8 @@ export async function runNotebookContent(notebook: Notebook, options: RunOptions
       } catch (err) {
         if (!(err instanceof KernelError)) throw err;
         fail(timedOut ? "timeout" : "kernel-died", timedOut ? `did not finish within ${options.timeoutSeconds} s and ignored the interrupt` : err.message);
+        const seconds = (performance.now() - started) / 1000;
+        options.onProgress?.({ index, total: codeCells.length, cellIndex, seconds, status: timedOut ? "timeout" : "error" });
         stopped = true;
         continue;
       } finally {

@@ -1,8 +1,10 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { KernelClient } from "../../kernel-lib/kernel/client.js";
+import { newIpcConnection } from "../../kernel-lib/kernel/connection.js";
 import { jupyterUserDataDir, kernelspecDir } from "../../kernel-lib/kernel/kernelspec.js";
 import { cliMain, dist, requireBuild } from "./helpers.js";
 
@@ -66,5 +68,31 @@ describe("vfio-workbench kernel install / uninstall", () => {
     const { code, stderr } = await cli(["kernel", "install", "--user", "--prefix", dir]);
     expect(code).toBe(2);
     expect(stderr).toBe("vfio-workbench: choose one of --user, --sys-prefix and --prefix\n");
+  });
+});
+
+describe("vfio-workbench kernel start", () => {
+  it("runs the kernel for a connection file until shutdown_request", async () => {
+    const connection = newIpcConnection(join(dir, "k"));
+    const file = join(dir, "connection.json");
+    writeFileSync(file, JSON.stringify(connection));
+    const child = spawn(process.execPath, [cliMain, "kernel", "start", "-f", file], { stdio: "ignore" });
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    const client = await KernelClient.connect(connection);
+    try {
+      const { messages } = await client.execute("6 * 7");
+      expect(messages.find((m) => m.header.msg_type === "execute_result")!.content.data).toEqual({ "text/plain": "42" });
+      await client.request("control", "shutdown_request", { restart: false });
+      expect(await exited).toBe(0);
+    } finally {
+      await client.close();
+      child.kill("SIGKILL");
+    }
+  });
+
+  it("reports an unreadable connection file in one line", async () => {
+    const { code, stderr } = await cli(["kernel", "start", "-f", join(dir, "missing.json")]);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/^vfio-workbench: cannot read connection file .*missing\.json: ENOENT/);
   });
 });

@@ -152,4 +152,17 @@ describe("runNotebook (library)", () => {
     expect(cells[2]!.outputs!.map(summary)).toEqual(["execute_result: 2"]);
     expect(result.executedCells).toBe(3);
   });
+
+  it("kills a kernel whose cell ignores the interrupt, and reports the timeout", async () => {
+    const progress: string[] = [];
+    const result = await runNotebook(join(fixtures, "stuck.ipynb"), {
+      timeoutSeconds: 1,
+      interruptGraceSeconds: 1,
+      onProgress: (p) => progress.push(`${p.index}/${p.total} ${p.status}`),
+    });
+    expect(result.ok).toBe(false);
+    expect(result.failures).toMatchObject([{ index: 2, kind: "timeout", message: "did not finish within 1 s and ignored the interrupt" }]);
+    expect(progress).toEqual(["1/3 ok", "2/3 timeout"]);
+    expect(codeCells(result.notebook).map((c) => c.execution_count)).toEqual([1, null, null]);
+  });
 });
