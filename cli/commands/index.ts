@@ -3,9 +3,10 @@ import { registerAbi } from "./abi.js";
 import { registerKernel } from "./kernel.js";
 import { registerRun } from "./run.js";
 import { registerBench } from "./bench.js";
+import { registerFsm } from "./fsm.js";
 
 /**
  * Every subcommand of `vfio-workbench`. Each file in this folder registers one
  * subcommand (with its help text) on the program; add new ones here.
  */
-export const commands: ReadonlyArray<(program: Command) => void> = [registerAbi, registerBench, registerKernel, registerRun];
+export const commands: ReadonlyArray<(program: Command) => void> = [registerAbi, registerBench, registerFsm, registerKernel, registerRun];
