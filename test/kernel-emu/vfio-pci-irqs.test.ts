@@ -275,6 +275,20 @@ describe("vfio-pci SET_IRQS: INTx", () => {
     expect(t.driver.interruptType).toBe("none");
   });
 
+  it("INTx enabled with fd -1 has no eventfd but still automasks; an eventfd installed later gets the next firing", () => {
+    const t = live();
+    t.io.setIrqs(EFD_TRIGGER, INTX, 0, 1, [-1]);
+    expect(t.driver.interruptType).toBe("intx");
+    t.intx!.assert();
+    expect(t.fn.intxDisabled()).toBe(true);
+    const [e] = t.io.eventfds(1);
+    t.io.setIrqs(EFD_TRIGGER, INTX, 0, 1, [e!]);
+    t.intx!.deassert();
+    t.io.setIrqs(DATA_NONE | ACTION_UNMASK, INTX, 0, 1);
+    t.intx!.assert();
+    expect(t.io.count(e!)).toBe(1n);
+  });
+
   it("a level already asserted fires as soon as the eventfd is installed", () => {
     const t = live();
     t.intx!.assert();

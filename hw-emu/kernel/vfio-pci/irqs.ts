@@ -247,9 +247,10 @@ export class VfioPciIrqs {
     if (this.active === IRQ.INTX && !this.virqDisabled) this.intxTrigger?.signal();
   }
 
+  /** The handler lives as long as INTx mode (Linux 6.9+): it masks even when no eventfd is installed. */
   private readonly onIntx = (msg: InterruptMessage): void => {
     if (msg.data !== 1) return; // deassertion
-    if (this.active !== IRQ.INTX || !this.intxTrigger || this.intxMasked) return;
+    if (this.active !== IRQ.INTX || this.intxMasked) return;
     this.setPhysIntxDisable(true);
     this.intxMasked = true;
     this.sendIntx();
