@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import fc from "fast-check";
 import {
   IOCTL,
   VFIO_DMA_MAP_FLAG,
@@ -342,5 +343,33 @@ describe("type1: VFIO_IOMMU_DIRTY_PAGES", () => {
     s.m.kernel.ioctl(g1, IOCTL.VFIO_GROUP_UNSET_CONTAINER);
     expect(map(s, 2 ** 48, 0x4000, 0x1000)).toBe("ok"); // no domain: any IOVA
     expect(errnoOf(() => s.m.kernel.ioctl(g1, IOCTL.VFIO_GROUP_SET_CONTAINER, intPtr(s.c)))).toBe("EINVAL");
+  });
+
+  it("in pinned scope reports exactly the written pages of any mapping layout (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ gap: fc.integer({ min: 0, max: 30 }), pages: fc.integer({ min: 1, max: 30 }) }), { minLength: 1, maxLength: 4 }),
+        fc.array(fc.nat(), { maxLength: 10 }),
+        (layout, picks) => {
+          const s = pinnedOnly();
+          const base = 0x100_0000;
+          let at = 0;
+          const mapped: number[] = [];
+          for (const { gap, pages } of layout) {
+            at += gap;
+            expect(map(s, base + at * PG, at * PG, pages * PG)).toBe("ok");
+            for (let i = 0; i < pages; i++) mapped.push(at + i);
+            at += pages;
+          }
+          dirty(s, D.START);
+          const written = [...new Set(picks.map((n) => mapped[n % mapped.length]!))].sort((a, b) => a - b);
+          for (const p of written) expect(write(s, "0000:01:00.0", base + p * PG)).toBe("ok");
+          const first = layout[0]!.gap;
+          const out = getBitmap(s, base + first * PG, (at - first) * PG) as Uint8Array;
+          expect(setBitsOf(out)).toEqual(written.map((p) => p - first));
+        },
+      ),
+      { seed: 42, numRuns: 60 },
+    );
   });
 });

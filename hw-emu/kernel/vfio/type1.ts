@@ -14,7 +14,7 @@
  * report. When all groups are in pinned scope, the report holds the pages the
  * devices touched; the emulator records those with the domain's dirty bits,
  * which its pinned-scope devices only set by writing through the container's
- * domain, mapped with 4 KiB leaves so each bit is one page.
+ * domain. Mappings made in pinned scope get 4 KiB leaves, so a bit is a page.
  */
 import { Errno, VFIO_DMA_MAP_FLAG, VFIO_DMA_UNMAP_FLAG, VFIO_EXTENSION } from "../../uapi/index.js";
 import { IOVA_LIMIT, PAGE_4K, PERM_READ, PERM_WRITE, type IoDomain, type Iommu } from "../../hw/iommu.js";
