@@ -1,6 +1,7 @@
 import { writeFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { serializeNotebook } from "../../kernel-lib/kernel/notebook.js";
+import { KernelError } from "../../kernel-lib/kernel/kernel-error.js";
+import { NotebookFormatError, serializeNotebook } from "../../kernel-lib/kernel/notebook.js";
 import { runNotebook, RAISES_EXCEPTION_TAG } from "../../kernel-lib/kernel/runner.js";
 import { UsageError } from "../errors.js";
 
@@ -41,7 +42,8 @@ export function registerRun(program: Command): void {
           },
         });
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === "ENOENT" || (err instanceof Error && /not a notebook|nbformat/.test(err.message))) {
+        // A missing or malformed notebook, or a kernel that cannot start, is the user's problem to fix, not a defect.
+        if (err instanceof NotebookFormatError || err instanceof KernelError || (err as NodeJS.ErrnoException).code === "ENOENT") {
           throw new UsageError((err as Error).message, 1);
         }
         throw err;

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as zmq from "zeromq";
 import { endpoint, newIpcConnection, type ConnectionInfo } from "./connection.js";
+import { KernelError } from "./kernel-error.js";
 import { kernelLauncherPath } from "./launcher-path.js";
 import { decodeMessage, encodeMessage, newHeader, parentId, Signer, type JupyterMessage } from "./wire.js";
 
@@ -56,9 +57,7 @@ interface Pending {
 
 const STDERR_TAIL = 16 * 1024;
 
-export class KernelError extends Error {
-  override name = "KernelError";
-}
+export { KernelError };
 
 export class KernelClient {
   readonly session = randomUUID();

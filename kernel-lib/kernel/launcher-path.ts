@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { KernelError } from "./kernel-error.js";
 import { packageInfo } from "./package-root.js";
 
 /**
@@ -13,5 +14,5 @@ export function kernelLauncherPath(): string {
   if (here.endsWith(".js") && existsSync(sibling)) return sibling;
   const built = join(packageInfo().root, "dist", "kernel-lib", "kernel", "launcher.js");
   if (existsSync(built)) return built;
-  throw new Error(`the kernel launcher is not built (${built} is missing): run npm run build`);
+  throw new KernelError(`the kernel launcher is not built (${built} is missing): run npm run build`);
 }

@@ -8,6 +8,11 @@ import { createHash } from "node:crypto";
 
 export type MultilineString = string | string[];
 
+/** A file that is not a notebook this package can run. */
+export class NotebookFormatError extends Error {
+  override name = "NotebookFormatError";
+}
+
 export interface StreamOutput {
   output_type: "stream";
   name: "stdout" | "stderr";
@@ -74,15 +79,15 @@ export function parseNotebook(text: string, source: string): Notebook {
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new Error(`${source}: not a notebook (invalid JSON: ${(err as Error).message})`);
+    throw new NotebookFormatError(`${source}: not a notebook (invalid JSON: ${(err as Error).message})`);
   }
-  if (!isObject(raw) || !Array.isArray(raw.cells)) throw new Error(`${source}: not a notebook (no "cells" list)`);
-  if (raw.nbformat !== 4) throw new Error(`${source}: nbformat ${JSON.stringify(raw.nbformat)} is not supported (only nbformat 4)`);
+  if (!isObject(raw) || !Array.isArray(raw.cells)) throw new NotebookFormatError(`${source}: not a notebook (no "cells" list)`);
+  if (raw.nbformat !== 4) throw new NotebookFormatError(`${source}: nbformat ${JSON.stringify(raw.nbformat)} is not supported (only nbformat 4)`);
   raw.cells.forEach((cell, i) => {
     if (!isObject(cell) || !["code", "markdown", "raw"].includes(cell.cell_type as string)) {
-      throw new Error(`${source}: cell ${i + 1} has no valid cell_type`);
+      throw new NotebookFormatError(`${source}: cell ${i + 1} has no valid cell_type`);
     }
-    if (typeof cell.source !== "string" && !Array.isArray(cell.source)) throw new Error(`${source}: cell ${i + 1} has no source`);
+    if (typeof cell.source !== "string" && !Array.isArray(cell.source)) throw new NotebookFormatError(`${source}: cell ${i + 1} has no source`);
     cell.metadata = isObject(cell.metadata) ? cell.metadata : {};
   });
   return {
