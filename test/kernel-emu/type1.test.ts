@@ -163,6 +163,16 @@ describe("type1: MAP_DMA and UNMAP_DMA", () => {
     expect(write(s, "0000:01:00.0", 0x10_4000)).toBe("fault"); // read-only for the device
   });
 
+  it("pins a range that runs across adjacent anonymous mappings, and refuses one with a gap", () => {
+    const s = passthrough();
+    const next = guestRam(s.m.kernel, 0x2000);
+    expect(next.addr).toBe(s.ram.addr + 0x10_0000n);
+    expect(map(s, 0x10_0000, 0xf_f000, 0x2000)).toBe("ok");
+    expect(write(s, "0000:01:00.0", 0x10_1000)).toBe("ok");
+    expect(next.read(0, 1)[0]).toBe(0x5a);
+    expect(map(s, 0x20_0000, 0x10_1000, 0x2000)).toBe("EFAULT");
+  });
+
   it("v2 unmaps whole mappings only and reports the size unmapped", () => {
     const s = passthrough();
     map(s, 0x10_0000, 0, 0x4000);
