@@ -235,6 +235,25 @@ describe("interrupts", () => {
   });
 });
 
+describe("other shell requests", () => {
+  it("answers comm_info and history, and closes comms it has no target for", async () => {
+    expect((await kernel.request("shell", "comm_info_request", {})).reply.content).toEqual({ status: "ok", comms: {} });
+    expect((await kernel.request("shell", "history_request", { hist_access_type: "tail", n: 10 })).reply.content).toEqual({ status: "ok", history: [] });
+    const closed = new Promise<JupyterMessage>((resolve) => {
+      kernel.onIopub = (m) => {
+        if (m.header.msg_type === "comm_close") resolve(m);
+      };
+    });
+    const header = newHeader("comm_open", kernel.session, "tester");
+    const shell = new zmq.Dealer({ linger: 0 });
+    shell.connect(endpoint(kernel.connection, "shell"));
+    await shell.send(encodeMessage({ identities: [], header, parent_header: {}, metadata: {}, content: { comm_id: "c-1", target_name: "jupyter.widget", data: {} } }, new Signer(kernel.connection.key)));
+    expect((await closed).content).toEqual({ comm_id: "c-1", data: {} });
+    kernel.onIopub = null;
+    shell.close();
+  });
+});
+
 describe("message signatures", () => {
   it("ignores a request signed with the wrong key", async () => {
     const shell = new zmq.Dealer({ linger: 0, receiveTimeout: 1000 });
