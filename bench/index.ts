@@ -1,8 +1,9 @@
 import { dirtyHarvest } from "./dirty-harvest.js";
 import { dmaThroughput } from "./dma-throughput.js";
+import { fuzz } from "./fuzz.js";
 import { kernelCell } from "./kernel-cell.js";
 import { sparseMemory } from "./sparse-memory.js";
 import type { Benchmark } from "./types.js";
 
 /** Every benchmark `vfio-workbench bench` runs, in order. Add new ones here. */
-export const benchmarks: readonly Benchmark[] = [dirtyHarvest, dmaThroughput, sparseMemory, kernelCell];
+export const benchmarks: readonly Benchmark[] = [dirtyHarvest, dmaThroughput, sparseMemory, kernelCell, fuzz];

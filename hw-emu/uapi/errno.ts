@@ -29,8 +29,10 @@ export const ERRNO = {
   ENOSYS: 38,
   ENOMSG: 42,
   EOVERFLOW: 75,
+  EBADFD: 77,
   EMSGSIZE: 90,
   EOPNOTSUPP: 95,
+  EADDRINUSE: 98,
 } as const;
 
 export type ErrnoName = keyof typeof ERRNO;
@@ -63,8 +65,10 @@ const STRERROR: Record<ErrnoName, string> = {
   ENOSYS: "Function not implemented",
   ENOMSG: "No message of desired type",
   EOVERFLOW: "Value too large for defined data type",
+  EBADFD: "File descriptor in bad state",
   EMSGSIZE: "Message too long",
   EOPNOTSUPP: "Operation not supported",
+  EADDRINUSE: "Address already in use",
 };
 
 const BY_NUMBER = new Map<number, ErrnoName>(

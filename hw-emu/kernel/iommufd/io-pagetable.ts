@@ -12,7 +12,7 @@
  */
 import { Errno } from "../../uapi/index.js";
 import { IOVA_LIMIT, PAGE_4K, type IoDomain } from "../../hw/iommu.js";
-import { errnoByNumber, viaIommu } from "./iommu-errors.js";
+import { viaIommu } from "./iommu-errors.js";
 
 export const ULONG_MAX = (1n << 64n) - 1n;
 const PAGE = 4096n;
@@ -289,7 +289,7 @@ export class IoasTable {
     }
     for (const r of sorted) {
       if (this.reserved.some((x) => intersects(x, r.start, r.last))) {
-        throw errnoByNumber(98, `allowed range 0x${r.start.toString(16)}-0x${r.last.toString(16)} overlaps a reserved range`, syscall);
+        throw new Errno("EADDRINUSE", `allowed range 0x${r.start.toString(16)}-0x${r.last.toString(16)} overlaps a reserved range`, syscall);
       }
     }
     this.allowed = sorted;
@@ -299,7 +299,7 @@ export class IoasTable {
   addDomain(domain: IoDomain, owner: object, syscall: string): void {
     const start = BigInt(IOVA_LIMIT);
     if (this.firstAreaIn(start, ULONG_MAX) || this.allowed.some((a) => intersects(a, start, ULONG_MAX))) {
-      throw errnoByNumber(98, `the IOAS uses IOVAs above the IOMMU's ${Math.log2(IOVA_LIMIT)}-bit aperture`, syscall);
+      throw new Errno("EADDRINUSE", `the IOAS uses IOVAs above the IOMMU's ${Math.log2(IOVA_LIMIT)}-bit aperture`, syscall);
     }
     const filled: IoasArea[] = [];
     try {

@@ -20,11 +20,3 @@ export function viaIommu<T>(syscall: string, fn: () => T): T {
     throw e;
   }
 }
-
-/**
- * Errnos Linux returns here that the uapi errno table does not name yet
- * (EBADFD 77, EADDRINUSE 98): built from the number so the value is exact.
- */
-export function errnoByNumber(errno: 77 | 98, detail: string, syscall: string): Errno {
-  return Errno.fromNumber(errno, syscall, detail);
-}

@@ -328,6 +328,7 @@ export class VfioPciDriver implements VfioDriver {
     if (argsz < minsz) throw new Errno("EINVAL", `argsz ${argsz} is below ${minsz}`, syscall);
     // cap_offset exists for callers that know it (argsz >= 20)
     const outsz = argsz >= 20 ? 20 : minsz;
+    if (bytes.byteLength < outsz) throw new Errno("EFAULT", `argsz ${argsz} promises ${outsz} writable bytes; the buffer has ${bytes.byteLength}`, syscall);
     let flags = VFIO_DEVICE_FLAGS.bits.PCI | (this.resetWorks ? VFIO_DEVICE_FLAGS.bits.RESET : 0);
     let outArgsz = argsz;
     let capOffset = 0;

@@ -134,7 +134,7 @@ export class DeviceFile extends KFile {
     if (this.accessGranted) throw new Errno("EINVAL", "this fd is already bound", syscall);
     if (this.device.binding) throw new Errno("EBUSY", `${this.device.name} is already bound through another fd`, syscall);
     const ctx = this.kernel.file(value.iommufd, syscall);
-    if (!isIommufdBinding(ctx)) throw new Errno("EBADF", `fd ${value.iommufd} is not an iommufd`, syscall);
+    if (!isIommufdBinding(ctx)) throw new Errno("EBADFD", `fd ${value.iommufd} is a ${ctx.kind} fd, not an iommufd`, syscall);
     const token = value.flags & VFIO_DEVICE_BIND_FLAG.bits.TOKEN ? this.kernel.user.copyFromUser(value.token_uuid_ptr, 16, syscall) : null;
     checkToken(this.device, token, syscall);
     const devid = ctx.bindDevice(this.device);

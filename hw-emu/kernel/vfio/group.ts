@@ -19,7 +19,6 @@ import { ContainerFile } from "./container.js";
 import { DeviceFile, checkToken, type VfioDevice } from "./device.js";
 import type { Type1Group } from "./type1.js";
 import { argBytes, copyInVfio } from "./user-args.js";
-import { errnoByNumber } from "../iommufd/iommu-errors.js";
 
 const PAGE = 4096;
 const VF_TOKEN_ARG = "vf_token=";
@@ -186,7 +185,7 @@ export class GroupFile extends KFile {
     if (file.kind === "iommufd") {
       throw new Errno("EOPNOTSUPP", "using an iommufd as a group's container (the VFIO compatibility IOAS) is not emulated; bind the device cdev instead", syscall);
     }
-    throw errnoByNumber(77, `fd ${fd} is a ${file.kind} fd, neither a container nor an iommufd`, syscall);
+    throw new Errno("EBADFD", `fd ${fd} is a ${file.kind} fd, neither a container nor an iommufd`, syscall);
   }
 
   private unsetContainer(): number {
