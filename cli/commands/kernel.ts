@@ -6,7 +6,7 @@ interface LocationFlags {
   user?: boolean;
   sysPrefix?: boolean;
   prefix?: string;
-  python: string;
+  python?: string;
 }
 
 function location(flags: LocationFlags): KernelspecLocation {
@@ -22,7 +22,7 @@ function withLocationOptions(command: Command): Command {
     .option("--user", "the per-user Jupyter data folder, e.g. ~/.local/share/jupyter/kernels (the default)")
     .option("--sys-prefix", "sys.prefix of the Python environment Jupyter runs in (see --python)")
     .option("--prefix <dir>", "DIR/share/jupyter/kernels (point JUPYTER_PATH at DIR/share/jupyter)")
-    .option("--python <path>", "the Python to ask for sys.prefix with --sys-prefix", "python3");
+    .option("--python <path>", "the Python to ask for sys.prefix with --sys-prefix (default: the one that runs `jupyter` on PATH)");
 }
 
 /** Turns a library error about the user's input (missing spec, unusable Python) into a one-line CLI error. */

@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { delimiter, join } from "node:path";
 import { KERNEL_DISPLAY_NAME, KERNEL_LANGUAGE, KERNEL_NAME } from "./kernel-info.js";
 import { kernelLauncherPath } from "./launcher-path.js";
 import { packageInfo } from "./package-root.js";
@@ -14,8 +14,8 @@ import { packageInfo } from "./package-root.js";
 
 export type KernelspecLocation =
   | { kind: "user" }
-  /** the prefix of the Python environment Jupyter runs in, asked from that Python */
-  | { kind: "sys-prefix"; python: string }
+  /** the prefix of the Python environment Jupyter runs in, asked from that Python (default: jupyterPython()) */
+  | { kind: "sys-prefix"; python?: string }
   | { kind: "prefix"; prefix: string };
 
 export interface Kernelspec {
@@ -35,6 +35,38 @@ export function jupyterUserDataDir(env: NodeJS.ProcessEnv = process.env): string
   return join(env.XDG_DATA_HOME || join(homedir(), ".local", "share"), "jupyter");
 }
 
+function firstLine(path: string): string {
+  const fd = openSync(path, "r");
+  try {
+    const buffer = Buffer.alloc(256);
+    const length = readSync(fd, buffer, 0, buffer.length, 0);
+    return buffer.subarray(0, length).toString("utf8").split("\n")[0]!;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The Python that runs the `jupyter` command on PATH, read from its #! line: the first
+ * `python3` on PATH may belong to another environment than Jupyter (pyenv next to Debian's
+ * packages, say). Falls back to "python3".
+ */
+export function jupyterPython(env: NodeJS.ProcessEnv = process.env): string {
+  for (const dir of (env.PATH ?? "").split(delimiter).filter(Boolean)) {
+    const candidate = join(dir, "jupyter");
+    try {
+      if (!statSync(candidate).isFile()) continue;
+      const shebang = /^#!\s*(\S+)(?:\s+(\S+))?/.exec(firstLine(candidate));
+      if (!shebang) continue;
+      // "#!/usr/bin/env python3" names the interpreter in its argument.
+      return shebang[1]!.endsWith("/env") && shebang[2] ? shebang[2] : shebang[1]!;
+    } catch {
+      continue;
+    }
+  }
+  return "python3";
+}
+
 export function pythonSysPrefix(python: string): string {
   const result = spawnSync(python, ["-c", "import sys; print(sys.prefix)"], { encoding: "utf8" });
   if (result.error || result.status !== 0) {
@@ -50,7 +82,7 @@ export function kernelspecDir(location: KernelspecLocation): string {
     case "user":
       return join(jupyterUserDataDir(), "kernels", KERNEL_NAME);
     case "sys-prefix":
-      return join(pythonSysPrefix(location.python), "share", "jupyter", "kernels", KERNEL_NAME);
+      return join(pythonSysPrefix(location.python ?? jupyterPython()), "share", "jupyter", "kernels", KERNEL_NAME);
     case "prefix":
       return join(location.prefix, "share", "jupyter", "kernels", KERNEL_NAME);
   }

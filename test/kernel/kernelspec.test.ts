@@ -1,11 +1,11 @@
 import { execFile, spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KernelClient } from "../../kernel-lib/kernel/client.js";
 import { newIpcConnection } from "../../kernel-lib/kernel/connection.js";
-import { jupyterUserDataDir, kernelspecDir } from "../../kernel-lib/kernel/kernelspec.js";
+import { jupyterPython, jupyterUserDataDir, kernelspecDir } from "../../kernel-lib/kernel/kernelspec.js";
 import { cliMain, dist, requireBuild } from "./helpers.js";
 
 let dir: string;
@@ -59,6 +59,13 @@ describe("vfio-workbench kernel install / uninstall", () => {
     writeFileSync(fakePython, `#!/bin/sh\necho ${join(dir, "venv")}\n`);
     chmodSync(fakePython, 0o755);
     expect(kernelspecDir({ kind: "sys-prefix", python: fakePython })).toBe(join(dir, "venv", "share", "jupyter", "kernels", "vfio-workbench"));
+    const bin = join(dir, "bin");
+    mkdirSync(bin);
+    writeFileSync(join(bin, "jupyter"), `#!${fakePython}\nprint("jupyter")\n`);
+    expect(jupyterPython({ PATH: bin })).toBe(fakePython);
+    writeFileSync(join(bin, "jupyter"), "#!/usr/bin/env python3.11\n");
+    expect(jupyterPython({ PATH: bin })).toBe("python3.11");
+    expect(jupyterPython({ PATH: join(dir, "nowhere") })).toBe("python3");
     const missing = await cli(["kernel", "install", "--sys-prefix", "--python", join(dir, "no-such-python")]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^vfio-workbench: cannot ask .*no-such-python for sys.prefix/);
