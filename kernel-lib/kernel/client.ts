@@ -92,6 +92,10 @@ export class KernelClient {
         this.stderrTail = (this.stderrTail + text).slice(-STDERR_TAIL);
       });
       process.stdout?.resume();
+      process.on("error", (err) => {
+        this.exitError = new KernelError(`cannot run the kernel: ${err.message}`);
+        this.failAll(this.exitError);
+      });
       process.on("exit", (code, signal) => {
         const detail = this.stderrTail.trim();
         this.exitError = new KernelError(`the kernel exited (${signal ?? `code ${code}`})${detail ? `:\n${detail}` : ""}`);
@@ -270,7 +274,7 @@ export class KernelClient {
 
   /** Closes the sockets; a kernel this client started is given `graceMs` to exit, then killed. */
   async close(graceMs = 0): Promise<void> {
-    if (this.process && this.process.exitCode === null && this.process.signalCode === null) {
+    if (this.process && this.process.pid !== undefined && this.process.exitCode === null && this.process.signalCode === null) {
       const exited = new Promise<void>((resolve) => this.process!.once("exit", () => resolve()));
       const timer = setTimeout(() => this.process!.kill("SIGKILL"), graceMs);
       await exited;
