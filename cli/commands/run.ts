@@ -27,7 +27,10 @@ export function registerRun(program: Command): void {
     )
     .argument("<notebook>", "the .ipynb file to execute")
     .option("-o, --output <file>", "where to write the executed notebook (default: over the input; - for stdout)")
-    .option("--allow-errors", "keep going after failing cells, keeping their errors in the outputs, and exit 0")
+    .option(
+      "--allow-errors",
+      `keep going after failing cells, keeping their errors in the outputs; exit 0 unless a cell timed out or a ${RAISES_EXCEPTION_TAG} cell did not raise`,
+    )
     .option("--timeout <seconds>", "per-cell limit; a slower cell is interrupted and fails the run")
     .action(async (notebookPath: string, flags: RunFlags) => {
       const timeoutSeconds = parseTimeout(flags.timeout);
