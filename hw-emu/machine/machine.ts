@@ -30,6 +30,7 @@ import { VfioPciDriver } from "../kernel/vfio-pci/index.js";
 import { HostVectorPool } from "../kernel/vfio-pci/index.js";
 import { V1MigrationDriver, migrationDriver, type MigrationInterface } from "../kernel/drivers/variant-pci.js";
 import type { VfioDriver } from "../kernel/vfio/driver.js";
+import { MttyDriver } from "../kernel/drivers/mtty.js";
 import type { Syscalls } from "../uapi/index.js";
 
 export type DeviceModelName = "nic" | "accel" | "serial";
@@ -178,7 +179,9 @@ export class EmulatedMachine {
     };
     const migration = spec.migration ?? "v2";
     if (spec.model === "serial") {
-      throw new Error("the serial (mtty-like) mediated device needs its own driver, which this build does not have yet");
+      if (!(model instanceof SerialMdev)) throw new Error(`${spec.model}: expected a serial mdev model`);
+      if (migration === "v1") throw new Error("the serial mdev's driver (mtty) never had the v1 migration region: use v2 or none");
+      return new MttyDriver({ kernel: this.kernel, model, device, migration: migration === "v2" });
     }
     if (migration === "v1") return new V1MigrationDriver({ kernel: this.kernel, model: device, ...irq, vectors: this.vectors });
     if (migration === "none") return new VfioPciDriver({ kernel: this.kernel, fn: model.fn, ...irq, vectors: this.vectors });
