@@ -2,7 +2,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import * as zmq from "zeromq";
 import { endpoint } from "./connection.js";
 import { Outbox } from "./outbox.js";
-import { STATE_EXECUTING, STATE_SERIAL, type ControlThreadConfig, type FromControlThread, type ToControlThread } from "./transport-protocol.js";
+import { STATE_EXECUTING, STATE_SERIAL, type ControlThreadConfig, type FromControlThread, type ToControlThread } from "./thread-protocol.js";
 import { decodeMessage, encodeMessage, newHeader, Signer, WireError, type JupyterMessage } from "./wire.js";
 
 /**

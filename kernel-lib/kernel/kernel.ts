@@ -19,7 +19,7 @@ import {
   type ControlThreadConfig,
   type FromControlThread,
   type ToControlThread,
-} from "./transport-protocol.js";
+} from "./thread-protocol.js";
 import { tslabJupyterModule } from "./tslab-internals.js";
 import { decodeMessage, encodeMessage, newHeader, Signer, WireError, type JupyterMessage, type MessageHeader } from "./wire.js";
 
@@ -31,7 +31,7 @@ import { decodeMessage, encodeMessage, newHeader, Signer, WireError, type Jupyte
  */
 
 const USERNAME = "kernel";
-/** How long the transport thread gets to flush its last messages when the kernel shuts down. */
+/** How long the control thread gets to close its sockets when the kernel shuts down. */
 const CLOSE_GRACE_MS = 2000;
 
 interface Bundle {
