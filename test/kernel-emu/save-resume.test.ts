@@ -25,7 +25,9 @@ const snapshot = (m: EmulatedMachine) => Buffer.from(m.devices[0]!.model.save())
 function program(dev: Device, model: string, value: number): void {
   const bar0 = dev.region(0);
   if (model === "nic") bar0.writeU32(NIC_REGS.MAILBOX + 4 * (value % NIC_REGS.MAILBOX_SLOTS), value);
-  else bar0.writeU32(ACCEL_REGS.CONTEXT + 4 * (value % ACCEL_REGS.CONTEXT_WORDS), value);
+  else if (model === "accel") bar0.writeU32(ACCEL_REGS.CONTEXT + 4 * (value % ACCEL_REGS.CONTEXT_WORDS), value);
+  // serial: the UART's scratch register (offset 7) through the I/O BAR
+  else bar0.write(7, Uint8Array.of(value & 0xff));
 }
 
 /** Enable memory decoding through the config region, as a VMM restoring the command register does. */
@@ -40,6 +42,8 @@ const cases: { spec: DeviceSpec; preCopy: boolean }[] = [
   { spec: { model: "nic", stateSize: 256 << 10, queues: 2 }, preCopy: true },
   { spec: { model: "accel", preCopy: false }, preCopy: false },
   { spec: { model: "accel", preCopy: true }, preCopy: true },
+  { spec: { model: "serial", ports: 2 }, preCopy: false },
+  { spec: { model: "serial", ports: 2 }, preCopy: true },
 ];
 
 describe("save on one instance, resume on another, through the uAPI", () => {
@@ -49,9 +53,10 @@ describe("save on one instance, resume on another, through the uAPI", () => {
       const dst = createMachine({ seed: 4, clock: src.clock, devices: [spec] });
       const a = open(src);
       const b = open(dst);
-      enableMemory(a);
+      if (spec.model !== "serial") enableMemory(a);
       for (let v = 1; v <= 5; v++) program(a, spec.model, v * 0x1111);
       if (spec.model === "nic") triggerTraffic(src.devices[0]!.model, { packets: 3, churnPages: 4, seed: 9 });
+      if (spec.model === "serial") triggerTraffic(src.devices[0]!.model, { bytes: [0x41, 0x42, 0x43] });
 
       const stream: Uint8Array[] = [];
       let save: SaveStream;
@@ -78,13 +83,14 @@ describe("save on one instance, resume on another, through the uAPI", () => {
       // both run on and get the same inputs: they stay equal
       a.migration!.set("RUNNING");
       b.migration!.set("RUNNING");
-      enableMemory(b);
+      if (spec.model !== "serial") enableMemory(b);
       for (const [dev, m] of [
         [a, src],
         [b, dst],
       ] as const) {
         program(dev, spec.model, 0xabcd);
         if (spec.model === "nic") triggerTraffic(m.devices[0]!.model, { packets: 2, seed: 11 });
+        if (spec.model === "serial") triggerTraffic(m.devices[0]!.model, { bytes: [0x44] });
       }
       expect(snapshot(dst)).toBe(snapshot(src));
     });
