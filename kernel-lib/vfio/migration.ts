@@ -4,6 +4,7 @@
  * which is the same on every kernel and in the emulator).
  */
 import {
+  MIG_STATE_NAMES,
   VFIO_DEVICE_STATE,
   VFIO_MIGRATION,
   vfio_device_feature_mig_data_size,
@@ -22,8 +23,6 @@ interface HasFd {
   readonly sys: Syscalls;
   readonly fd: number;
 }
-
-const STATE_NAMES: readonly MigStateName[] = ["ERROR", "STOP", "RUNNING", "STOP_COPY", "RESUMING", "RUNNING_P2P", "PRE_COPY", "PRE_COPY_P2P"];
 
 /** A SET that failed: where the device really is now (a GET after the failure), and the path that was planned. */
 export class MigrationError extends VfioError {
@@ -72,7 +71,7 @@ export class Migration {
 
   state(): MigStateName {
     const p = featureCall(this.dev.sys, this.dev.fd, "MIG_DEVICE_STATE", "get", new Uint8Array(8));
-    return STATE_NAMES[vfio_device_feature_mig_state.decode(p).device_state] ?? "ERROR";
+    return MIG_STATE_NAMES[vfio_device_feature_mig_state.decode(p).device_state] ?? "ERROR";
   }
 
   /** SET MIG_DEVICE_STATE. On failure throws MigrationError carrying the state a GET then reports. */

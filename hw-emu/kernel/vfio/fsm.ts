@@ -4,22 +4,15 @@
  * the next hop toward a requested state. Drivers walk a request one arc at a
  * time with nextState(); the `fsm` command and the diagrams read these tables too.
  */
-import { VFIO_MIGRATION, type MigStateName } from "../../uapi/index.js";
+import { MIG_STATE_NAMES, VFIO_DEVICE_STATE, VFIO_MIGRATION, type MigStateName } from "../../uapi/index.js";
 
 export type MigState = MigStateName;
 
-export const STATE_VALUE: Readonly<Record<MigState, number>> = {
-  ERROR: 0,
-  STOP: 1,
-  RUNNING: 2,
-  STOP_COPY: 3,
-  RESUMING: 4,
-  RUNNING_P2P: 5,
-  PRE_COPY: 6,
-  PRE_COPY_P2P: 7,
-};
+/** enum vfio_device_mig_state, by name */
+export const STATE_VALUE: Readonly<Record<MigState, number>> = VFIO_DEVICE_STATE.values;
 
-const BY_VALUE: readonly MigState[] = ["ERROR", "STOP", "RUNNING", "STOP_COPY", "RESUMING", "RUNNING_P2P", "PRE_COPY", "PRE_COPY_P2P"];
+/** the states in enum order, so BY_VALUE[n] names value n */
+const BY_VALUE: readonly MigState[] = MIG_STATE_NAMES;
 
 export function stateName(value: number): MigState | undefined {
   return BY_VALUE[value];
