@@ -1,0 +1,42 @@
+/** Naming a conformance target in text, as the command line does. */
+import { AccelVf } from "../../../hw-emu/hw/devices/accel-vf.js";
+import { FAULT_RULES, applicableFaults, type FaultRule } from "../../../hw-emu/hw/devices/faulty.js";
+import { NicVf } from "../../../hw-emu/hw/devices/nic-vf.js";
+import { SerialMdev } from "../../../hw-emu/hw/devices/serial-mdev.js";
+import type { DeviceLocator, EmulatedModelName, EmulatedTarget } from "./types.js";
+
+export const EMULATED_MODELS: readonly EmulatedModelName[] = ["nic", "accel", "serial"];
+
+/** The rules each model can be made to break (asked of a throwaway instance of the model). */
+export function faultsFor(model: EmulatedModelName): FaultRule[] {
+  const m = model === "nic" ? new NicVf({ stateSize: 4096 }) : model === "accel" ? new AccelVf() : new SerialMdev();
+  return applicableFaults(m);
+}
+
+/**
+ * "nic" | "accel" | "serial", or "faulty:RULE" (a NIC, which can break every
+ * rule), or "faulty:RULE:MODEL". Throws RangeError with a one-line reason.
+ */
+export function parseDeviceArg(text: string): EmulatedTarget {
+  const parts = text.split(":");
+  if (parts.length === 1) {
+    if (!EMULATED_MODELS.includes(text as EmulatedModelName)) throw new RangeError(`unknown device "${text}"; choose ${EMULATED_MODELS.join(", ")} or faulty:RULE[:MODEL]`);
+    return { kind: "emulated", model: text as EmulatedModelName };
+  }
+  if (parts[0] !== "faulty" || parts.length > 3) throw new RangeError(`"${text}" is not a device; write faulty:RULE or faulty:RULE:MODEL`);
+  const rule = parts[1] as FaultRule;
+  if (!FAULT_RULES.includes(rule)) throw new RangeError(`unknown fault rule "${parts[1]}"; rules: ${FAULT_RULES.join(", ")}`);
+  const model = (parts[2] ?? "nic") as EmulatedModelName;
+  if (!EMULATED_MODELS.includes(model)) throw new RangeError(`unknown model "${parts[2]}" in "${text}"; choose ${EMULATED_MODELS.join(", ")}`);
+  const can = faultsFor(model);
+  if (!can.includes(rule)) throw new RangeError(`the ${model} model cannot break "${rule}"; it can break ${can.join(", ")}`);
+  return { kind: "emulated", model, faulty: rule };
+}
+
+/** "/dev/vfio/devices/vfioN" (a cdev) or "GROUP:BDF", e.g. "12:0000:01:00.1". */
+export function parseLocator(text: string): DeviceLocator {
+  if (text.startsWith("/")) return { cdev: text };
+  const m = /^(\d+):(.+)$/.exec(text);
+  if (!m) throw new RangeError(`"${text}" names no device; write a cdev path (/dev/vfio/devices/vfioN) or GROUP:BDF`);
+  return { group: Number(m[1]), bdf: m[2]! };
+}
