@@ -5,7 +5,7 @@
  * scan, and a 1 TiB range is at most 32 MiB of words.
  */
 import { Buffer } from "node:buffer";
-import { wordMask } from "./bitmap.js";
+import { popcount32, wordMask } from "./bitmap.js";
 
 /** granules per chunk: 2^20 (4 GiB of IOVA at 4 KiB) */
 export const CHUNK_BITS = 1 << 20;
@@ -64,6 +64,59 @@ export class ChunkedBitmap {
 
   clearAll(): void {
     this.chunks.clear();
+  }
+
+  /** number of set bits (walks only allocated chunks, skipping zero words) */
+  count(): number {
+    let n = 0;
+    for (const c of this.chunks.values()) {
+      for (let i = 0; i < c.length; i++) {
+        const x = c[i]!;
+        if (x !== 0) n += popcount32(x);
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Call `fn(g)` for every set bit g in [g0, g0+count), ascending; with `clear`, those bits
+   * are cleared as they are visited. Visits only allocated chunks, so a sparse bitmap over a
+   * huge range costs what it holds, not what it spans.
+   */
+  forEachSet(g0: number, count: number, clear: boolean, fn: (g: number) => void): void {
+    if (count <= 0 || this.chunks.size === 0) return;
+    const end = g0 + count;
+    const firstChunk = Math.floor(g0 / CHUNK_BITS);
+    const lastChunk = Math.floor((end - 1) / CHUNK_BITS);
+    let ids: number[];
+    if (lastChunk - firstChunk + 1 <= this.chunks.size) {
+      ids = [];
+      for (let ci = firstChunk; ci <= lastChunk; ci++) if (this.chunks.has(ci)) ids.push(ci);
+    } else {
+      ids = [...this.chunks.keys()].filter((ci) => ci >= firstChunk && ci <= lastChunk).sort((a, b) => a - b);
+    }
+    for (const ci of ids) {
+      const c = this.chunks.get(ci)!;
+      const base = ci * CHUNK_BITS;
+      const lo = Math.max(g0, base) - base;
+      const hi = Math.min(end, base + CHUNK_BITS) - base;
+      const w0 = lo >>> 5;
+      const w1 = (hi - 1) >>> 5;
+      for (let w = w0; w <= w1; w++) {
+        let x = c[w]!;
+        if (x === 0) continue;
+        const m = wordMask(w === w0 ? lo & 31 : 0, w === w1 ? hi - w * 32 : 32);
+        x &= m;
+        if (x === 0) continue;
+        if (clear) c[w] = c[w]! & ~m;
+        const wg = base + w * 32;
+        while (x !== 0) {
+          const low = x & -x;
+          fn(wg + 31 - Math.clz32(low));
+          x ^= low;
+        }
+      }
+    }
   }
 
   /**

@@ -7,7 +7,13 @@
  * Reporting clears the log pages that lie wholly inside the reported range;
  * a log page only partly covered stays dirty, so a later report of the rest
  * still sees it (over-reporting is safe, under-reporting is not).
+ *
+ * The log is a sparse bitmap with one bit per log page, so a report over a
+ * large range at the log's own granularity (or coarser) is a word copy, not a
+ * walk over dirty pages.
  */
+import { setBits } from "../bitmap.js";
+import { ChunkedBitmap } from "../bitmap-chunked.js";
 import { DmaLogError, type DeviceDmaLog, type DmaLogRange } from "./migration.js";
 
 export interface PageDirtyLogOptions {
@@ -32,7 +38,8 @@ export class PageDirtyLog implements DeviceDmaLog {
   private tracked: DmaLogRange[] = [];
   private granule = 0;
   private on = false;
-  private readonly dirty = new Set<number>();
+  /** bit p <-> the log page [p * granule, (p + 1) * granule) */
+  private readonly dirty = new ChunkedBitmap();
 
   constructor(opts: PageDirtyLogOptions = {}) {
     this.minPage = opts.minPageSize ?? 4096;
@@ -55,7 +62,7 @@ export class PageDirtyLog implements DeviceDmaLog {
 
   /** number of dirty log pages (lab view) */
   get dirtyPageCount(): number {
-    return this.dirty.size;
+    return this.dirty.count();
   }
 
   start(ranges: readonly DmaLogRange[], pageSize: number): number {
@@ -91,7 +98,7 @@ export class PageDirtyLog implements DeviceDmaLog {
     }
     this.tracked = sorted;
     this.granule = g;
-    this.dirty.clear();
+    this.dirty.clearAll();
     this.on = true;
     return g;
   }
@@ -100,7 +107,7 @@ export class PageDirtyLog implements DeviceDmaLog {
     // Stopping when inactive is harmless.
     this.on = false;
     this.tracked = [];
-    this.dirty.clear();
+    this.dirty.clearAll();
     this.granule = 0;
   }
 
@@ -120,7 +127,8 @@ export class PageDirtyLog implements DeviceDmaLog {
       const s = Math.max(iova, r.iova);
       const e = Math.min(end, r.iova + r.length);
       if (s >= e) continue;
-      for (let p = Math.floor(s / g), last = Math.floor((e - 1) / g); p <= last; p++) this.dirty.add(p);
+      const first = Math.floor(s / g);
+      this.dirty.setRange(first, Math.floor((e - 1) / g) - first + 1);
     }
   }
 
@@ -135,21 +143,30 @@ export class PageDirtyLog implements DeviceDmaLog {
     const end = iova + length;
     const firstPage = Math.floor(iova / g);
     const lastPage = Math.floor((end - 1) / g);
-    const pages: number[] = [];
-    if (lastPage - firstPage + 1 <= this.dirty.size) {
-      for (let p = firstPage; p <= lastPage; p++) if (this.dirty.has(p)) pages.push(p);
-    } else {
-      for (const p of this.dirty) if (p >= firstPage && p <= lastPage) pages.push(p);
+    // log pages wholly inside the range; only these are cleared
+    const fullFirst = Math.ceil(iova / g);
+    const fullLast = Math.floor(end / g) - 1;
+    // a partly covered page sets the report pages its covered part overlaps, and stays dirty
+    const partial = (p: number) => {
+      if (!this.dirty.test(p)) return;
+      const s = Math.max(p * g, iova);
+      const e = Math.min((p + 1) * g, end);
+      const b = Math.floor((s - iova) / pageSize);
+      setBits(bitmap, b, Math.floor((e - 1 - iova) / pageSize) - b + 1);
+    };
+    if (firstPage < fullFirst || firstPage > fullLast) partial(firstPage);
+    if (lastPage !== firstPage && lastPage > fullLast) partial(lastPage);
+    if (fullLast < fullFirst) return;
+    if (pageSize >= g && iova % g === 0) {
+      // every log page lies inside one report page: bit n of the report merges log pages
+      // [fullFirst + n * pageSize / g, ...), which the bitmap harvests directly
+      this.dirty.harvest(fullFirst, fullLast - fullFirst + 1, Math.log2(pageSize / g), bitmap, true);
+      return;
     }
-    for (const p of pages) {
-      const ps = p * g;
-      const pe = ps + g;
-      const s = Math.max(ps, iova);
-      const e = Math.min(pe, end);
-      for (let b = Math.floor((s - iova) / pageSize), lb = Math.floor((e - 1 - iova) / pageSize); b <= lb; b++) {
-        bitmap[b >>> 5] = (bitmap[b >>> 5]! | (1 << (b & 31))) >>> 0;
-      }
-      if (ps >= iova && pe <= end) this.dirty.delete(p);
-    }
+    // a log page spans several report pages, or straddles report-page boundaries
+    this.dirty.forEachSet(fullFirst, fullLast - fullFirst + 1, true, (p) => {
+      const b = Math.floor((p * g - iova) / pageSize);
+      setBits(bitmap, b, Math.floor(((p + 1) * g - 1 - iova) / pageSize) - b + 1);
+    });
   }
 }
