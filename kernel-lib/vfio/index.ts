@@ -9,3 +9,4 @@ export * from "./iommufd.js";
 export * from "./trackers.js";
 export * from "./discovery.js";
 export { featureCall, type FeatureName, type FeatureOp } from "./feature.js";
+export * from "./state-machine.js";
