@@ -4,9 +4,10 @@ import { registerKernel } from "./kernel.js";
 import { registerRun } from "./run.js";
 import { registerBench } from "./bench.js";
 import { registerFsm } from "./fsm.js";
+import { registerConform } from "./conform.js";
 
 /**
  * Every subcommand of `vfio-workbench`. Each file in this folder registers one
  * subcommand (with its help text) on the program; add new ones here.
  */
-export const commands: ReadonlyArray<(program: Command) => void> = [registerAbi, registerBench, registerFsm, registerKernel, registerRun];
+export const commands: ReadonlyArray<(program: Command) => void> = [registerAbi, registerBench, registerConform, registerFsm, registerKernel, registerRun];

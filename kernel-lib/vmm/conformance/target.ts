@@ -33,10 +33,18 @@ export function parseDeviceArg(text: string): EmulatedTarget {
   return { kind: "emulated", model, faulty: rule };
 }
 
+const PCI_ADDRESS = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]\.[0-7]$/i;
+const MDEV_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Whether `name` is how a group names a device: a PCI address (DDDD:BB:DD.F) or an mdev UUID. */
+export function isGroupDeviceName(name: string): boolean {
+  return PCI_ADDRESS.test(name) || MDEV_UUID.test(name);
+}
+
 /** "/dev/vfio/devices/vfioN" (a cdev) or "GROUP:BDF", e.g. "12:0000:01:00.1". */
 export function parseLocator(text: string): DeviceLocator {
   if (text.startsWith("/")) return { cdev: text };
   const m = /^(\d+):(.+)$/.exec(text);
-  if (!m) throw new RangeError(`"${text}" names no device; write a cdev path (/dev/vfio/devices/vfioN) or GROUP:BDF`);
+  if (!m || !isGroupDeviceName(m[2]!)) throw new RangeError(`"${text}" names no device; write a cdev path (/dev/vfio/devices/vfioN) or GROUP:BDF (BDF as 0000:01:00.1, or an mdev UUID)`);
   return { group: Number(m[1]), bdf: m[2]! };
 }
