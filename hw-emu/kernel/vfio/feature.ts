@@ -20,7 +20,7 @@ import type { IoctlArg } from "../file.js";
 import type { Kernel } from "../kernel.js";
 import type { LoggingRange } from "./driver.js";
 import { STATE_VALUE, stateName } from "./fsm.js";
-import { argBytes, orBitmapToUser } from "./user-args.js";
+import { argBytes, orBitmapToUser, userBitmapWords } from "./user-args.js";
 import type { VfioDevice } from "./device.js";
 
 const { GET, SET, PROBE } = VFIO_DEVICE_FEATURE_FLAG.bits;
@@ -136,6 +136,12 @@ export function deviceFeature(kernel: Kernel, device: VfioDevice, arg: IoctlArg)
       const nbits = Number((report.length + ps - 1n) / ps);
       const byteLength = Math.ceil(nbits / 64) * 8;
       if (!kernel.user.accessible(report.bitmap, byteLength)) throw new Errno("EFAULT", `bitmap 0x${report.bitmap.toString(16)} does not hold ${byteLength} bytes`, SYSCALL);
+      // the driver only sets bits, so it may fill a registered, word-aligned caller bitmap in place
+      const direct = userBitmapWords(kernel.user, report.bitmap, byteLength);
+      if (direct) {
+        log.report(report.iova, report.length, ps, direct);
+        return 0;
+      }
       const bits = new Uint32Array(byteLength / 4);
       log.report(report.iova, report.length, ps, bits);
       orBitmapToUser(kernel.user, report.bitmap, bits, byteLength, SYSCALL);

@@ -33,10 +33,31 @@ export function copyInVfio<T extends Record<string, unknown>>(
   return { value, argsz, bytes };
 }
 
+/**
+ * The caller's bitmap at [addr, addr+byteLength) as a live Uint32Array, when it is a
+ * registered buffer whose bytes start 4-byte aligned (else undefined: use the copying path).
+ * The kernel only ever sets bits in a user bitmap, so ORing into this view is the same as
+ * OR-ing into a copy and writing the copy back, without the two copies.
+ */
+export function userBitmapWords(user: UserAddressSpace, addr: bigint, byteLength: number): Uint32Array | undefined {
+  if (byteLength % 4 !== 0) return undefined;
+  const view = user.bufferAt(addr, byteLength);
+  if (!view || view.byteOffset % 4 !== 0) return undefined;
+  return new Uint32Array(view.buffer, view.byteOffset, byteLength >>> 2);
+}
+
 /** 64-bit little-endian bitmap words: OR `bits` (32-bit words) into user memory at `addr`, never clearing a bit. */
 export function orBitmapToUser(user: UserAddressSpace, addr: bigint, bits: Uint32Array, byteLength: number, syscall: string): void {
-  const current = user.copyFromUser(addr, byteLength, syscall);
   const words = Math.min(bits.length, byteLength >>> 2);
+  const direct = userBitmapWords(user, addr, byteLength);
+  if (direct) {
+    for (let i = 0; i < words; i++) {
+      const w = bits[i]!;
+      if (w !== 0) direct[i] = direct[i]! | w;
+    }
+    return;
+  }
+  const current = user.copyFromUser(addr, byteLength, syscall);
   const view = new DataView(current.buffer, current.byteOffset, current.byteLength);
   let changed = false;
   for (let i = 0; i < words; i++) {
