@@ -1,4 +1,5 @@
-import { writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
 import type { Command } from "commander";
 import { KernelError } from "../../kernel-lib/kernel/kernel-error.js";
 import { NotebookFormatError, serializeNotebook } from "../../kernel-lib/kernel/notebook.js";
@@ -54,7 +55,10 @@ export function registerRun(program: Command): void {
       const text = serializeNotebook(result.notebook);
       const output = flags.output ?? notebookPath;
       if (output === "-") process.stdout.write(text);
-      else await writeFile(output, text);
+      else {
+        await mkdir(dirname(output), { recursive: true });
+        await writeFile(output, text);
+      }
       for (const failure of result.failures) {
         process.stderr.write(`vfio-workbench: cell ${failure.index}/${result.notebook.cells.filter((c) => c.cell_type === "code").length} (id ${failure.cellId}) ${failure.kind === "error" ? "failed: " : ""}${failure.message}\n`);
       }
