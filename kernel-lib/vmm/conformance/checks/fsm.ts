@@ -246,12 +246,11 @@ const initialCheck: Check = {
 export const flagsCheck: Check = {
   id: "migration.flags",
   description: "GET MIGRATION gives a legal flag set: STOP_COPY, optionally with P2P and PRE_COPY",
-  run(ctx, caps) {
+  run(_ctx, caps) {
     if (!caps.migration) fail("the device has no migration support (GET MIGRATION was refused)");
     const known = VFIO_MIGRATION.bits.STOP_COPY | VFIO_MIGRATION.bits.P2P | VFIO_MIGRATION.bits.PRE_COPY;
     if (!(caps.flags & VFIO_MIGRATION.bits.STOP_COPY)) fail(`flags 0x${caps.flags.toString(16)} lack the mandatory STOP_COPY`);
     if (caps.flags & ~known) fail(`flags 0x${caps.flags.toString(16)} have bits the uAPI does not define`);
-    void ctx;
     return flagNames(caps.flags);
   },
 };
