@@ -1,4 +1,6 @@
 import { dirtyHarvest } from "./dirty-harvest.js";
+import { dirtyHarvestDmaLog } from "./dirty-harvest-dmalog.js";
+import { dirtyHarvestHwpt } from "./dirty-harvest-hwpt.js";
 import { dmaThroughput } from "./dma-throughput.js";
 import { fuzz } from "./fuzz.js";
 import { kernelCell } from "./kernel-cell.js";
@@ -6,4 +8,4 @@ import { sparseMemory } from "./sparse-memory.js";
 import type { Benchmark } from "./types.js";
 
 /** Every benchmark `vfio-workbench bench` runs, in order. Add new ones here. */
-export const benchmarks: readonly Benchmark[] = [dirtyHarvest, dmaThroughput, sparseMemory, kernelCell, fuzz];
+export const benchmarks: readonly Benchmark[] = [dirtyHarvest, dirtyHarvestHwpt, dirtyHarvestDmaLog, dmaThroughput, sparseMemory, kernelCell, fuzz];
