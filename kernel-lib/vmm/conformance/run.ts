@@ -8,6 +8,7 @@ import { dmalogChecks } from "./checks/dmalog.js";
 import { flagNames, fsmChecks } from "./checks/fsm.js";
 import { labChecks } from "./checks/lab.js";
 import { precopyChecks } from "./checks/precopy.js";
+import { resetChecks } from "./checks/reset.js";
 import { resumeChecks } from "./checks/resume.js";
 import { sessionChecks } from "./checks/session.js";
 import { CheckContext, CheckFailure, CheckSkipped, type Subject } from "./context.js";
@@ -35,7 +36,7 @@ export function capabilities(subject: Subject): Capabilities {
 
 /** Every check for a device with these capabilities, in the order they run. */
 export function planChecks(caps: Capabilities): Check[] {
-  return [...fsmChecks(caps), ...sessionChecks, ...precopyChecks, ...resumeChecks, ...dmalogChecks, ...labChecks];
+  return [...fsmChecks(caps), ...sessionChecks, ...precopyChecks, ...resumeChecks, ...resetChecks, ...dmalogChecks, ...labChecks];
 }
 
 function message(e: unknown): string {
