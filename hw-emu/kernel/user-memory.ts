@@ -31,8 +31,16 @@ interface Region {
 }
 
 export class UserAddressSpace {
-  private readonly buffers = new Map<bigint, Uint8Array>();
+  /**
+   * Registered buffers in address order (addresses only grow), held weakly: a
+   * buffer the caller drops is forgotten, as memory a process frees is unmapped.
+   */
+  private readonly buffers: { start: bigint; length: number; ref: WeakRef<Uint8Array> }[] = [];
   private readonly bufferAddr = new WeakMap<ArrayBufferLike, Map<number, bigint>>();
+  private readonly forget = new FinalizationRegistry<bigint>((start) => {
+    const i = this.indexAtOrBefore(start);
+    if (i >= 0 && this.buffers[i]!.start === start) this.buffers.splice(i, 1);
+  });
   private nextBuffer = BUFFER_BASE;
   private readonly anon: Region[] = [];
   private nextAnon = 0;
@@ -50,12 +58,32 @@ export class UserAddressSpace {
       this.bufferAddr.set(buf.buffer, byOffset);
     }
     const known = byOffset.get(buf.byteOffset);
-    if (known !== undefined && this.buffers.get(known)?.byteLength === buf.byteLength) return known;
+    if (known !== undefined) {
+      const i = this.indexAtOrBefore(known);
+      const e = i >= 0 ? this.buffers[i]! : undefined;
+      if (e && e.start === known && e.ref.deref() === buf) return known;
+    }
     const addr = this.nextBuffer;
     this.nextBuffer += BigInt(Math.ceil(Math.max(buf.byteLength, 1) / PAGE) * PAGE) + BigInt(PAGE);
-    this.buffers.set(addr, buf);
+    this.buffers.push({ start: addr, length: buf.byteLength, ref: new WeakRef(buf) });
+    this.forget.register(buf, addr);
     byOffset.set(buf.byteOffset, addr);
     return addr;
+  }
+
+  /** Index of the last registered buffer starting at or below addr, or -1. */
+  private indexAtOrBefore(addr: bigint): number {
+    let lo = 0;
+    let hi = this.buffers.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.buffers[mid]!.start <= addr) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return found;
   }
 
   /** Reserve `length` bytes of anonymous memory (page granular); returns its user address. */
@@ -85,10 +113,12 @@ export class UserAddressSpace {
   }
 
   private findBuffer(addr: bigint, length: number): { buf: Uint8Array; offset: number } | undefined {
-    for (const [start, buf] of this.buffers) {
-      if (addr >= start && addr + BigInt(length) <= start + BigInt(buf.byteLength)) return { buf, offset: Number(addr - start) };
-    }
-    return undefined;
+    const i = this.indexAtOrBefore(addr);
+    if (i < 0) return undefined;
+    const e = this.buffers[i]!;
+    const buf = e.ref.deref();
+    if (!buf || addr + BigInt(length) > e.start + BigInt(e.length)) return undefined;
+    return { buf, offset: Number(addr - e.start) };
   }
 
   /** The registered buffer bytes at [addr, addr+length), as a live view (writes reach the caller), if any. */
