@@ -3,3 +3,4 @@ export * from "./display/index.js";
 export * from "./kernel/index.js";
 export * from "./vfio/index.js";
 export * from "./backends/index.js";
+export * from "./vmm/conformance/index.js";
