@@ -1,0 +1,349 @@
+/**
+ * The VMM's side of one host: its devices opened through the uAPI (a type1
+ * container with groups, or iommufd with device cdevs), guest RAM as one
+ * anonymous mmap DMA-mapped at IOVA 0, an eventfd per interrupt vector, config
+ * space access, and the CPU dirty log that the host's hypervisor keeps for the
+ * guest. The same class serves the migration source and the destination.
+ *
+ * One step goes around the uAPI: the emulated kernel pins only anonymous memory,
+ * so a peer's BAR cannot be DMA-mapped through MAP_DMA or IOAS_MAP (Linux can map
+ * VM_PFNMAP ranges); the peer windows are installed in the IOMMU domain through the
+ * machine's hardware instead. Guest RAM, tracking and device state all go through
+ * the uAPI.
+ */
+import type { EmulatedMachine, MachineDevice } from "../../hw-emu/machine/machine.js";
+import { GuestDirtyLog } from "../../hw-emu/hw/memory-dirty-log.js";
+import { PERM_RW } from "../../hw-emu/hw/iommu.js";
+import { modelOf } from "../../hw-emu/hw/lab-devices.js";
+import type { DeviceModel } from "../../hw-emu/hw/devices/device-base.js";
+import { EFD, MMAP, VFIO_PCI_IRQ, VFIO_PCI_REGION, type Syscalls } from "../../hw-emu/uapi/index.js";
+import * as R from "../../hw-emu/hw/pci/regs.js";
+import { Container, Group } from "../vfio/container.js";
+import { Device, type CdevDevice, type Region } from "../vfio/device.js";
+import { Iommufd, type Hwpt, type Ioas } from "../vfio/iommufd.js";
+import { IommufdTracker, Type1Tracker, type DirtyTracker, type TrackedRange } from "../vfio/trackers.js";
+import type { Migration } from "../vfio/migration.js";
+import type { DmaLogging } from "../vfio/dma-logging.js";
+import { VfioError } from "../vfio/errors.js";
+import { GuestRam } from "./ram.js";
+import type { IommuBackend } from "./types.js";
+
+/** where peer BARs appear in the guest's (and the IOMMU's) address space */
+export const P2P_IOVA_BASE = 2 ** 46;
+/** IOVA distance between consecutive devices' peer windows */
+export const P2P_IOVA_STRIDE = 2 ** 24;
+
+/** Interrupt setup of one device, as the VMM programmed it. */
+export interface IrqSetup {
+  kind: "msix" | "msi";
+  /** VFIO_PCI_MSIX_IRQ_INDEX or VFIO_PCI_MSI_IRQ_INDEX */
+  index: number;
+  /** vectors enabled (0..count-1) */
+  count: number;
+  /** one eventfd per vector */
+  eventfds: number[];
+}
+
+interface CapInfo {
+  msix: { offset: number; tableBar: number; tableOffset: number; pbaBar: number; pbaOffset: number; vectors: number } | null;
+  msi: { offset: number; vectors: number; pendingOffset: number | null } | null;
+}
+
+export class HostDevice {
+  irq: IrqSetup | null = null;
+  private configRegion: Region | null = null;
+  private caps: CapInfo | null = null;
+  /** IOVA of this device's BAR0 as its peers see it, when it is a peer-to-peer target */
+  p2pIova: number | null = null;
+
+  constructor(
+    readonly host: VmmHost,
+    readonly index: number,
+    readonly entry: MachineDevice,
+    readonly device: Device,
+  ) {}
+
+  get name(): string {
+    return this.entry.name;
+  }
+
+  /** the hardware model (through any faulty wrapper): what the simulated guest drives */
+  get model(): DeviceModel {
+    return modelOf(this.entry.model);
+  }
+
+  get migration(): Migration {
+    const m = this.device.migration;
+    if (!m) throw new Error(`${this.name} has no migration driver (VFIO_DEVICE_FEATURE_MIGRATION answered ENOTTY)`);
+    return m;
+  }
+
+  get logging(): DmaLogging | null {
+    return this.device.dmaLogging;
+  }
+
+  get config(): Region {
+    this.configRegion ??= this.device.region(VFIO_PCI_REGION.VFIO_PCI_CONFIG_REGION_INDEX);
+    return this.configRegion;
+  }
+
+  /** The config space as the VMM sees it through the config region. */
+  readConfig(): Uint8Array {
+    return this.config.read(0, Math.min(256, Number(this.config.info.size)));
+  }
+
+  readConfigU16(offset: number): number {
+    const b = this.config.read(offset, 2);
+    return b[0]! | (b[1]! << 8);
+  }
+
+  writeConfigU16(offset: number, v: number): void {
+    this.config.write(offset, new Uint8Array([v & 0xff, (v >>> 8) & 0xff]));
+  }
+
+  /** The interrupt capabilities, found by walking the capability list as a driver does. */
+  capabilities(): CapInfo {
+    if (this.caps) return this.caps;
+    const cfg = this.readConfig();
+    const u16 = (o: number) => cfg[o]! | (cfg[o + 1]! << 8);
+    const u32 = (o: number) => (u16(o) | (u16(o + 2) << 16)) >>> 0;
+    const info: CapInfo = { msix: null, msi: null };
+    if (u16(R.PCI_STATUS) & R.PCI_STATUS_CAP_LIST) {
+      let p = cfg[R.PCI_CAPABILITY_LIST]! & ~3;
+      for (let hops = 0; p >= 0x40 && p < cfg.length && hops < 48; hops++) {
+        const id = cfg[p]!;
+        if (id === R.PCI_CAP_ID_MSIX) {
+          const table = u32(p + R.PCI_MSIX_TABLE);
+          const pba = u32(p + R.PCI_MSIX_PBA);
+          info.msix = { offset: p, tableBar: table & 7, tableOffset: table & ~7, pbaBar: pba & 7, pbaOffset: pba & ~7, vectors: (u16(p + R.PCI_MSIX_FLAGS) & 0x7ff) + 1 };
+        } else if (id === R.PCI_CAP_ID_MSI) {
+          const ctrl = u16(p + R.PCI_MSI_FLAGS);
+          const is64 = (ctrl & R.PCI_MSI_FLAGS_64BIT) !== 0;
+          const maskable = (ctrl & R.PCI_MSI_FLAGS_MASKBIT) !== 0;
+          info.msi = { offset: p, vectors: 1 << ((ctrl >> 1) & 7), pendingOffset: maskable ? p + (is64 ? 0x14 : 0x10) : null };
+        }
+        p = cfg[p + 1]! & ~3;
+      }
+    }
+    this.caps = info;
+    return info;
+  }
+
+  /** The interrupt type a guest driver of this device uses: MSI-X if present, else MSI. */
+  interruptKind(): { kind: "msix" | "msi"; index: number; count: number } | null {
+    const caps = this.capabilities();
+    if (caps.msix) {
+      const index = VFIO_PCI_IRQ.VFIO_PCI_MSIX_IRQ_INDEX;
+      return { kind: "msix", index, count: this.device.irqInfo(index).count };
+    }
+    if (caps.msi) {
+      const index = VFIO_PCI_IRQ.VFIO_PCI_MSI_IRQ_INDEX;
+      return { kind: "msi", index, count: this.device.irqInfo(index).count };
+    }
+    return null;
+  }
+
+  /** SET_IRQS with a fresh eventfd for each of the first `count` vectors of the device's interrupt type. */
+  enableInterrupts(count?: number): IrqSetup | null {
+    const k = this.interruptKind();
+    if (!k) return null;
+    const n = count ?? k.count;
+    const sys = this.host.sys;
+    const eventfds = Array.from({ length: n }, () => sys.eventfd(0, EFD.EFD_NONBLOCK | EFD.EFD_CLOEXEC));
+    const short = this.device.setIrqEventfds(k.index, 0, eventfds);
+    if (short > 0) {
+      for (const fd of eventfds) sys.close(fd);
+      throw new Error(`${this.name}: the host could give only ${short} of ${n} interrupt vectors`);
+    }
+    this.irq = { kind: k.kind, index: k.index, count: n, eventfds };
+    return this.irq;
+  }
+
+  /** Vectors the device holds pending (MSI-X PBA read through its BAR region; MSI pending bits through config). */
+  pendingVectors(): number[] {
+    const caps = this.capabilities();
+    const out: number[] = [];
+    if (this.irq?.kind === "msix" && caps.msix) {
+      const bytes = this.device.region(caps.msix.pbaBar).read(caps.msix.pbaOffset, Math.ceil(caps.msix.vectors / 64) * 8);
+      for (let v = 0; v < caps.msix.vectors; v++) if ((bytes[v >> 3]! >> (v & 7)) & 1) out.push(v);
+    } else if (this.irq?.kind === "msi" && caps.msi?.pendingOffset != null) {
+      const b = this.config.read(caps.msi.pendingOffset, 4);
+      const bits = (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0;
+      for (let v = 0; v < caps.msi.vectors; v++) if ((bits >>> v) & 1) out.push(v);
+    }
+    return out;
+  }
+
+  /** Read and reset every vector's eventfd; returns the counts (index = vector). */
+  drainEventfds(): number[] {
+    const irq = this.irq;
+    if (!irq) return [];
+    const counts = new Array<number>(irq.count).fill(0);
+    const ready = this.host.sys.poll(
+      irq.eventfds.map((fd) => ({ fd, events: 1 })),
+      0,
+    );
+    if (ready.length === 0) return counts;
+    const buf = new Uint8Array(8);
+    for (const r of ready) {
+      const v = irq.eventfds.indexOf(r.fd);
+      this.host.sys.read(r.fd, buf);
+      counts[v] = Number(new DataView(buf.buffer).getBigUint64(0, true));
+    }
+    return counts;
+  }
+
+  close(): void {
+    const sys = this.host.sys;
+    for (const fd of this.irq?.eventfds ?? []) {
+      try {
+        sys.close(fd);
+      } catch {
+        // already closed
+      }
+    }
+    this.irq = null;
+    this.device.close();
+  }
+}
+
+export interface VmmHostOptions {
+  /** bytes of guest RAM */
+  ramSize: number;
+  backend: IommuBackend;
+  /** allocate the iommufd HWPT with dirty tracking when the IOMMU can (default true) */
+  dirtyHwpt?: boolean;
+}
+
+export class VmmHost {
+  readonly devices: HostDevice[] = [];
+  readonly ram: GuestRam;
+  /** the hypervisor's dirty log of guest CPU stores (KVM's part) */
+  readonly cpu: GuestDirtyLog;
+  readonly backend: IommuBackend;
+  private container: Container | null = null;
+  private readonly groups: Group[] = [];
+  private ictx: Iommufd | null = null;
+  private ioas: Ioas | null = null;
+  hwpt: Hwpt | null = null;
+  private closed = false;
+
+  private constructor(
+    readonly machine: EmulatedMachine,
+    options: VmmHostOptions,
+  ) {
+    this.backend = options.backend;
+    const s = machine.sys;
+    const mapping = s.mmap(-1, options.ramSize, MMAP.PROT_READ | MMAP.PROT_WRITE, MMAP.MAP_PRIVATE | MMAP.MAP_ANONYMOUS | MMAP.MAP_NORESERVE, 0n);
+    this.ram = new GuestRam(machine.hw.memory, mapping, options.ramSize);
+    this.cpu = new GuestDirtyLog(machine.hw.memory);
+  }
+
+  /** Open every device of `machine`, map guest RAM for DMA and the peers' BARs for P2P. */
+  static open(machine: EmulatedMachine, options: VmmHostOptions): VmmHost {
+    const host = new VmmHost(machine, options);
+    try {
+      if (options.backend === "type1") host.openType1();
+      else host.openIommufd(options.dirtyHwpt ?? true);
+    } catch (e) {
+      host.close();
+      throw e;
+    }
+    return host;
+  }
+
+  get sys(): Syscalls {
+    return this.machine.sys;
+  }
+
+  get ramRanges(): TrackedRange[] {
+    return [{ iova: 0n, length: BigInt(this.ram.size) }];
+  }
+
+  private openType1(): void {
+    const c = Container.open(this.sys);
+    this.container = c;
+    for (const entry of this.machine.devices) {
+      const g = Group.open(this.sys, entry.group);
+      this.groups.push(g);
+      g.setContainer(c);
+      if (this.groups.length === 1) c.setIommu();
+      this.devices.push(new HostDevice(this, this.devices.length, entry, g.device(entry.address)));
+    }
+    if (this.devices.length === 0) c.setIommu();
+    c.mapDma({ vaddr: this.ram.mapping.addr, iova: 0n, size: BigInt(this.ram.size) });
+  }
+
+  private openIommufd(dirtyHwpt: boolean): void {
+    const ictx = Iommufd.open(this.sys);
+    this.ictx = ictx;
+    const bound: { device: CdevDevice; devId: number }[] = [];
+    for (const entry of this.machine.devices) {
+      const b = Device.openCdev(this.sys, entry.cdev).bind(ictx);
+      bound.push(b);
+      this.devices.push(new HostDevice(this, this.devices.length, entry, b.device));
+    }
+    const ioas = ictx.allocIoas();
+    this.ioas = ioas;
+    ioas.map({ userVa: this.ram.mapping.addr, length: BigInt(this.ram.size), iova: 0n });
+    if (bound.length === 0) return;
+    // QEMU asks for a dirty-tracking HWPT when the device's IOMMU reports the capability
+    const dirty = dirtyHwpt && ictx.hwInfo(bound[0]!.devId).dirtyTracking;
+    const hwpt = ictx.allocHwpt(bound[0]!.devId, ioas, { dirtyTracking: dirty });
+    this.hwpt = hwpt;
+    for (const b of bound) b.device.attach(hwpt.id);
+  }
+
+  /**
+   * Map every device's BAR0 at its peer window, so devices can reach each other by
+   * DMA. Call once memory decoding is on: until then vfio-pci has not put the BAR
+   * addresses back after the open-time reset.
+   */
+  mapPeerWindows(): void {
+    const first = this.devices[0];
+    if (!first) return;
+    const domain = this.machine.hw.iommu.domainOf(first.model.fn.routingId);
+    if (!domain) throw new Error("the devices are not attached to an IOMMU domain");
+    for (const d of this.devices) {
+      if (d.p2pIova !== null) continue;
+      const fn = d.model.fn;
+      const bar = fn.bar(0);
+      const addr = fn.barAddress(0);
+      if (!bar || !addr) continue;
+      const iova = P2P_IOVA_BASE + d.index * P2P_IOVA_STRIDE;
+      domain.map(iova, Number(addr), Math.max(bar.size, 4096), PERM_RW);
+      d.p2pIova = iova;
+    }
+  }
+
+  /** The IOMMU's own dirty tracker for guest RAM, when the backend has one. */
+  iommuTracker(): DirtyTracker | null {
+    if (this.container) {
+      return this.container.info().migration ? new Type1Tracker(this.container, this.ramRanges) : null;
+    }
+    if (this.hwpt?.dirtyCapable) return new IommufdTracker(this.hwpt, this.ramRanges);
+    return null;
+  }
+
+  /** Close every fd: devices (vfio-pci resets them on last close), groups, container or iommufd. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const attempt = (fn: () => void) => {
+      try {
+        fn();
+      } catch (e) {
+        if (!(e instanceof VfioError)) throw e;
+      }
+    };
+    for (const d of this.devices) attempt(() => d.close());
+    for (const g of this.groups) attempt(() => g.close());
+    if (this.container) attempt(() => this.container!.close());
+    if (this.ictx) attempt(() => this.ictx!.close());
+    attempt(() => this.sys.munmap(this.ram.mapping));
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+}

@@ -1,0 +1,8 @@
+/** The migration orchestrator and the simulated VM it moves (issue 5). */
+export { SimulatedVm, parseSize } from "./simulated-vm.js";
+export { migrate, MigrationAborted } from "./migrate.js";
+export { DEFAULT_COSTS, type MigrationCosts } from "./costs.js";
+export { VmmHost, HostDevice, P2P_IOVA_BASE, P2P_IOVA_STRIDE, type IrqSetup, type VmmHostOptions } from "./host.js";
+export { Guest, type DeviceIrqState, type ResolvedWorkload } from "./guest.js";
+export { GuestRam, type SourceRam } from "./ram.js";
+export type * from "./types.js";

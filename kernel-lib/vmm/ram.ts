@@ -1,0 +1,152 @@
+/**
+ * Guest RAM as the VMM holds it: one anonymous mmap in the host, DMA-mapped at
+ * IOVA 0 (so IOVA = guest physical address). A real VMM reads and writes its own
+ * mapping with plain loads and stores; on the emulator the mapping's `read`/`write`
+ * go through copy_from_user, which is built for syscall arguments, so the simulator
+ * reaches the same bytes through the host memory behind the mapping (an anonymous
+ * mapping's user address is ANON_BASE + its host physical address).
+ *
+ * Never-written host pages read as zeros, so the source's untouched pages are
+ * exactly the pages a VMM would find to be zero and send as zero pages.
+ */
+import { createHash } from "node:crypto";
+import type { GuestMemory } from "../../hw-emu/hw/memory.js";
+import { ZERO_PAGE_HASH } from "../../hw-emu/hw/memory-hash.js";
+import { PAGE_SIZE } from "../../hw-emu/hw/memory.js";
+import { ANON_BASE } from "../../hw-emu/kernel/user-memory.js";
+import type { Mapping } from "../../hw-emu/uapi/index.js";
+
+/** at most this many 32-bit words may differ from the fill word for a page to stay compact */
+const COMPACT_PATCHES = 6;
+
+/** Read-only view of the source's RAM: the migration never writes the source. */
+export interface SourceRam {
+  readonly pages: number;
+  isAllocated(page: number): boolean;
+  /** guest page numbers of pages that were ever written, ascending */
+  allocatedPages(): Float64Array;
+  readPage(page: number, into: Uint8Array): void;
+}
+
+export class GuestRam implements SourceRam {
+  /** host physical address of guest page 0 */
+  readonly hostBase: number;
+  readonly pages: number;
+
+  constructor(
+    readonly memory: GuestMemory,
+    readonly mapping: Mapping,
+    readonly size: number,
+  ) {
+    this.hostBase = Number(mapping.addr - ANON_BASE);
+    this.pages = size / PAGE_SIZE;
+  }
+
+  host(gpa: number): number {
+    return this.hostBase + gpa;
+  }
+
+  isAllocated(page: number): boolean {
+    return this.memory.isAllocated(this.hostBase + page * PAGE_SIZE);
+  }
+
+  allocatedPages(): Float64Array {
+    const addrs = this.memory.allocatedPageAddresses(this.hostBase, this.size);
+    for (let i = 0; i < addrs.length; i++) addrs[i] = (addrs[i]! - this.hostBase) / PAGE_SIZE;
+    return addrs;
+  }
+
+  readPage(page: number, into: Uint8Array): void {
+    this.memory.readInto(this.hostBase + page * PAGE_SIZE, into, 0, PAGE_SIZE);
+  }
+
+  read(gpa: number, length: number): Uint8Array {
+    return this.memory.read(this.hostBase + gpa, length);
+  }
+
+  /**
+   * Digest of the guest RAM's content, independent of where in the host it sits:
+   * every page that is not all zeros, by guest page number and content hash.
+   */
+  digest(): string {
+    const h = createHash("sha256");
+    const rec = new Uint32Array(2);
+    const pages = this.allocatedPages();
+    for (let i = 0; i < pages.length; i++) {
+      const p = pages[i]!;
+      const hash = this.memory.pageHash(this.hostBase + p * PAGE_SIZE);
+      if (hash === ZERO_PAGE_HASH[0]) continue;
+      rec[0] = p;
+      rec[1] = hash;
+      h.update(rec);
+    }
+    return h.digest("hex").slice(0, 32);
+  }
+}
+
+/**
+ * Copies pages from a source to a destination RAM, writing each page so that a
+ * page made of one repeated word plus a few others stays compact on the
+ * destination (the same bytes, segmented differently).
+ */
+export class PageCopier {
+  private readonly buf = new Uint8Array(PAGE_SIZE);
+  private readonly words = new Uint32Array(this.buf.buffer);
+  private readonly fillBuf = new Uint8Array(PAGE_SIZE);
+  private readonly fillWords = new Uint32Array(this.fillBuf.buffer);
+  private readonly diff = new Int32Array(COMPACT_PATCHES);
+
+  constructor(
+    private readonly src: SourceRam,
+    private readonly dst: GuestRam,
+  ) {}
+
+  /** Copy one page; returns false when it is all zeros (sent as a zero page). */
+  copy(page: number): boolean {
+    const dstAddr = this.dst.hostBase + page * PAGE_SIZE;
+    if (!this.src.isAllocated(page)) {
+      if (this.dst.memory.isAllocated(dstAddr)) this.writeFill(dstAddr, 0);
+      return false;
+    }
+    this.src.readPage(page, this.buf);
+    const w = this.words;
+    let fill = w[0]!;
+    let n = this.collect(fill);
+    if (n < 0 && w[1] !== fill) {
+      fill = w[1]!;
+      n = this.collect(fill);
+    }
+    if (n < 0) {
+      this.dst.memory.write(dstAddr, this.buf);
+      return true;
+    }
+    if (fill === 0 && n === 0) {
+      if (this.dst.memory.isAllocated(dstAddr)) this.writeFill(dstAddr, 0);
+      return false;
+    }
+    if (fill !== 0 || this.dst.memory.isAllocated(dstAddr)) this.writeFill(dstAddr, fill);
+    for (let k = 0; k < n; k++) {
+      const i = this.diff[k]!;
+      this.dst.memory.write(dstAddr + 4 * i, this.buf, 4 * i, 4);
+    }
+    return true;
+  }
+
+  /** word indexes that differ from `fill` into this.diff; -1 when there are too many */
+  private collect(fill: number): number {
+    const w = this.words;
+    let n = 0;
+    for (let i = 0; i < w.length; i++) {
+      if (w[i] !== fill) {
+        if (n === COMPACT_PATCHES) return -1;
+        this.diff[n++] = i;
+      }
+    }
+    return n;
+  }
+
+  private writeFill(addr: number, fill: number): void {
+    this.fillWords.fill(fill);
+    this.dst.memory.write(addr, this.fillBuf);
+  }
+}
