@@ -167,7 +167,7 @@ export class SriovCapability {
     return this.vfBarSpecs[bar];
   }
 
-  /** Address of VF `index`'s BAR, or null if the VF BAR is not implemented. */
+  /** Address of VF `index`'s BAR, or null if the VF BAR is absent. */
   vfBarAddress(bar: number, index: number): bigint | null {
     const spec = this.vfBarSpecs[bar];
     if (!spec) return null;

@@ -355,7 +355,7 @@ export class PciFunction {
 
   private route(bar: number, offset: number, size: number): { handler: MmioHandler; offset: number } {
     const def = this.bars[bar];
-    if (!def) throw new PciDecodeError(`${this.name}: BAR${bar} is not implemented`, "no-bar");
+    if (!def) throw new PciDecodeError(`${this.name}: BAR${bar} does not exist`, "no-bar");
     if (!isAccessSize(size) || !Number.isInteger(offset) || offset % size !== 0) {
       throw new PciDecodeError(`${this.name}: bad BAR${bar} access of ${size} bytes at ${offset}`, "bad-access");
     }

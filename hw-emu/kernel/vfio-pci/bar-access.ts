@@ -79,7 +79,7 @@ export class BarAccess {
     return def ? (this.ctx.fn.barAddress(bar) ?? 0n) : 0n;
   }
 
-  /** Length of a BAR (0 when not implemented). */
+  /** Length of a BAR (0 when the BAR is absent). */
   barSize(bar: number): number {
     return this.ctx.fn.bar(bar)?.size ?? 0;
   }
@@ -113,7 +113,7 @@ export class BarAccess {
   rw(bar: number, pos: bigint, buf: Uint8Array, isWrite: boolean): number {
     const syscall = isWrite ? "pwrite" : "pread";
     const def = this.ctx.fn.bar(bar);
-    if (!def || this.hostAddress(bar) === 0n) throw new Errno("EINVAL", `BAR${bar} is not implemented or has no host address`, syscall);
+    if (!def || this.hostAddress(bar) === 0n) throw new Errno("EINVAL", `BAR${bar} is absent or has no host address`, syscall);
     const end = BigInt(def.size);
     if (pos >= end) throw new Errno("EINVAL", `offset 0x${pos.toString(16)} is past the end of BAR${bar} (0x${def.size.toString(16)} bytes)`, syscall);
     const count = Math.min(buf.byteLength, Number(end - pos));
