@@ -270,7 +270,8 @@ export class VmmHost {
       if (this.groups.length === 1) c.setIommu();
       this.devices.push(new HostDevice(this, this.devices.length, entry, g.device(entry.address)));
     }
-    if (this.devices.length === 0) c.setIommu();
+    // a container without groups cannot take an IOMMU: with no device there is nothing to map
+    if (this.devices.length === 0) return;
     c.mapDma({ vaddr: this.ram.mapping.addr, iova: 0n, size: BigInt(this.ram.size) });
   }
 

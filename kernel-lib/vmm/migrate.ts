@@ -26,7 +26,7 @@
  * the source devices return to RUNNING (RUNNING_P2P first; reset if a device is in
  * ERROR), the source vCPUs resume, and the destination devices are reset and closed.
  */
-import { MergedTracker, DeviceLogTracker, type DirtyTracker } from "../vfio/trackers.js";
+import { MergedTracker, DeviceLogTracker, Type1Tracker, type DirtyTracker } from "../vfio/trackers.js";
 import type { MigStateName } from "../../hw-emu/uapi/index.js";
 import type { ResumeStream, SaveStream, SetResult } from "../vfio/migration.js";
 import { AccelVf } from "../../hw-emu/hw/devices/accel-vf.js";
@@ -127,6 +127,7 @@ class MigrationRun {
   private readonly warnings: string[] = [];
   private readonly irq = { onTime: 0, late: 0, maskedPending: 0, accounted: 0, window: false };
   private irqStart: number[] = [];
+  private irqTruth: number | null = null;
   private round = 0;
   /** tracker counts of a sync whose pages were not sent before the switchover */
   private carriedSync: Record<string, number> = {};
@@ -159,6 +160,7 @@ class MigrationRun {
 
   run(): MigrationResult {
     this.src = this.vm.host;
+    this.openInterruptWindow();
     try {
       this.setup();
       this.preCopy();
@@ -245,31 +247,30 @@ class MigrationRun {
     return { dataPages: data, zeroPages: count - data, bytes };
   }
 
-  /** The dirty pages since the last sync: CPU log plus every tracker, into the dirty set. */
+  /**
+   * The dirty pages since the last sync: CPU log plus every tracker, into the dirty
+   * set. Reading the bitmaps takes its time before the reads, so whatever is written
+   * while the sync runs shows up in it (and the instant after a sync is covered).
+   */
   private sync(): { count: number; perTracker: Record<string, number>; coarse: Uint32Array } {
     const perTracker: Record<string, number> = {};
     const ram = this.src.ram;
     const scratch = this.cpuScratch;
+    const bitmapBytes = Math.ceil(ram.pages / 64) * 8 * (1 + this.trackers.length * this.src.ramRanges.length);
+    this.link.wait(bitmapBytes * this.costs.harvestNsPerBitmapByte);
     this.src.cpu.read(ram.hostBase, ram.size, scratch);
     perTracker.cpu = this.dirty.or(scratch);
     scratch.fill(0);
-    let bitmapBytes = scratch.byteLength;
     if (this.merged) {
-      for (const bm of this.merged.sync()) {
-        perTracker[this.merged.name] = (perTracker[this.merged.name] ?? 0) + this.dirty.or(bm.words);
-        bitmapBytes += bm.bytes.byteLength;
-      }
+      for (const bm of this.merged.sync()) perTracker[this.merged.name] = (perTracker[this.merged.name] ?? 0) + this.dirty.or(bm.words);
     } else {
       for (const t of this.trackers) {
-        for (const bm of t.sync()) {
-          perTracker[t.name] = (perTracker[t.name] ?? 0) + this.dirty.or(bm.words);
-          bitmapBytes += bm.bytes.byteLength;
-        }
+        for (const bm of t.sync()) perTracker[t.name] = (perTracker[t.name] ?? 0) + this.dirty.or(bm.words);
       }
     }
     const coarse = this.rec.coarse.empty();
     const count = this.dirty.scan(this.rec.coarse, coarse);
-    this.link.wait(bitmapBytes * this.costs.harvestNsPerBitmapByte + count * this.costs.harvestNsPerDirtyPage);
+    this.link.wait(count * this.costs.harvestNsPerDirtyPage);
     return { count, perTracker, coarse };
   }
 
@@ -308,23 +309,28 @@ class MigrationRun {
     return moved;
   }
 
-  // ---- phases ----
-
-  private setup(): void {
-    this.begin("setup");
-    this.checkpoint("setup");
-    const vm = this.vm;
-    // the VM's event loop hands pending interrupts to the guest before the window opens
-    if (vm.guest.running) vm.guest.serviceInterrupts();
+  /** From here on, every interrupt a source device raises must reach the guest: count both sides. */
+  private openInterruptWindow(): void {
+    const g = this.vm.guest;
+    // the VM's event loop hands what is already pending to the guest before the window opens
+    if (g.running) g.serviceInterrupts();
     this.irqStart = this.src.devices.map((d) => nextSeq(interruptLog(d)));
     this.irq.window = true;
-    vm.guest.onInterrupt = (_d, _v, n, masked) => {
+    g.onInterrupt = (_d, _v, n, masked) => {
       if (!this.irq.window) return;
       this.irq.accounted += n;
       if (masked) this.irq.maskedPending += n;
       else if (this.vcpusStoppedAt === null) this.irq.onTime += n;
       else this.irq.late += n;
     };
+  }
+
+  // ---- phases ----
+
+  private setup(): void {
+    this.begin("setup");
+    this.checkpoint("setup");
+    const vm = this.vm;
 
     this.dst = vm.openHost(vm.createMachine("destination"));
     this.copier = new PageCopier(this.src.ram, this.dst.ram);
@@ -364,6 +370,8 @@ class MigrationRun {
 
   private buildTrackers(): DirtyTracker[] {
     const src = this.src;
+    // without devices only the guest CPU writes to RAM, and the CPU dirty log sees that
+    if (src.devices.length === 0) return [];
     const iommu = src.iommuTracker();
     const logs = src.devices.filter((d) => d.logging).map((d) => new DeviceLogTracker(d.logging!, d.name, src.ramRanges));
     const why = src.backend === "iommufd" ? "its HWPT was allocated without IOMMU_HWPT_ALLOC_DIRTY_TRACKING (the IOMMU lacks the capability)" : "the container reports no migration capability";
@@ -471,18 +479,26 @@ class MigrationRun {
       d.report.stopCopyBytes += n;
       deviceBytes += n;
       d.config = d.src.readConfig();
-      if (this.o.carryPendingInterrupts !== false) {
-        d.carriedCounts = d.src.drainEventfds();
-        d.carriedPending = d.src.pendingVectors();
-      }
     }
-    if (this.o.verifyAfterStop !== false && this.tracking !== "type1") {
+    // type1 reports every mapped page on every sync, so it cannot tell what changed
+    const blind = this.trackers.some((t) => t instanceof Type1Tracker);
+    if (this.o.verifyAfterStop !== false && !blind) {
       const after = this.sync().count;
       if (after > 0) {
         throw new Error(`${after} guest pages were written after every device had stopped and the final copy was made (a device did DMA after STOP); the destination would resume with stale memory`);
       }
     }
+    // the interrupt state goes last: what the eventfds hold, and the vectors the devices hold pending
+    if (this.o.carryPendingInterrupts !== false) {
+      for (const d of this.devs) {
+        d.carriedCounts = d.src.drainEventfds();
+        d.carriedPending = d.src.pendingVectors();
+      }
+    }
     this.rec.round(this.roundReport(this.round, startNs, true, count, ram, deviceBytes, perTracker, 0), coarse);
+    // what the source's devices raised up to here is the guest's; later activity of a
+    // device that ignores STOP no longer belongs to the VM
+    this.irqTruth = this.interruptTruth();
     this.o.hooks?.switchover?.(this.hookContext("stop-copy"));
   }
 
@@ -626,9 +642,9 @@ class MigrationRun {
       // interrupts raised while stopped: the ones the VMM took from the eventfds, and
       // whatever the devices signalled when they ran again
       this.deliverCarried(false);
-      vm.guest.serviceInterrupts();
       this.downtimeNs = vm.clock.now - this.vcpusStoppedAt;
     }
+    vm.guest.serviceInterrupts();
     this.irq.window = false;
     vm.guest.onInterrupt = null;
     this.rec.phases.push({ name: "abort", startNs: abortStart, endNs: vm.clock.now });
@@ -696,7 +712,7 @@ class MigrationRun {
     const now = this.vm.clock.now;
     const lostSrc = this.lostP2p(this.src);
     const lostDst = this.lostP2p(this.dst);
-    const lost = Math.max(0, this.interruptTruth() - this.irq.accounted);
+    const lost = Math.max(0, (this.irqTruth ?? this.interruptTruth()) - this.irq.accounted);
     const interrupts = { onTime: this.irq.onTime, late: this.irq.late, lost, maskedPending: this.irq.maskedPending };
     const lostTotal = lostSrc + lostDst;
     const out: MigrationResult = {
