@@ -4,3 +4,4 @@ export * from "./kernel/index.js";
 export * from "./vfio/index.js";
 export * from "./backends/index.js";
 export * from "./vmm/conformance/index.js";
+export * from "./vmm/index.js";

@@ -5,4 +5,5 @@ export { DEFAULT_COSTS, type MigrationCosts } from "./costs.js";
 export { VmmHost, HostDevice, P2P_IOVA_BASE, P2P_IOVA_STRIDE, type IrqSetup, type VmmHostOptions } from "./host.js";
 export { Guest, type DeviceIrqState, type ResolvedWorkload } from "./guest.js";
 export { GuestRam, type SourceRam } from "./ram.js";
+export { checkScenario, divergenceExpected, type MigrationScenario, type ScenarioReport } from "./scenario.js";
 export type * from "./types.js";
