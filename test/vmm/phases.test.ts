@@ -206,3 +206,17 @@ describe("cleanup", () => {
     expect(r.warnings).toEqual([]);
   });
 });
+
+describe("the timeline", () => {
+  it("is what the display layer draws: a Gantt chart and a dirty heat map", async () => {
+    const { migrationTimeline, dirtyHeatmap } = await import("../../kernel-lib/display/index.js");
+    const r = await migrated(vmWith(), { tracking: "device-log" });
+    const chart = await migrationTimeline(r.timeline);
+    expect(chart.data["image/svg+xml"]).toMatch(/^<svg/);
+    expect(chart.data["text/plain"]).toMatch(/^Migration timeline: downtime/);
+    const heat = await dirtyHeatmap(r.heatmap);
+    expect(heat.data["image/svg+xml"]).toMatch(/^<svg/);
+    expect(r.heatmap.syncs).toHaveLength(r.iterations.length);
+    expect(r.timeline.iterations.map((i) => i.index)).toEqual(r.iterations.map((i) => i.index));
+  });
+});
