@@ -67,6 +67,7 @@ export async function migrate(vm: SimulatedVm, options: MigrateOptions = {}): Pr
 }
 
 const PAGE = 4096;
+const ABORT_PHASES: readonly AbortPhase[] = ["setup", "pre-copy", "quiesce", "stop-copy", "resume", "irq-restore", "run"];
 
 interface DeviceRun {
   src: HostDevice;
@@ -150,6 +151,7 @@ class MigrationRun {
     const max = o.maxIterations ?? 30;
     if (!Number.isInteger(max) || max < 1) throw new RangeError(`maxIterations must be a positive integer, got ${max}`);
     this.abortAt = o.abortAt === undefined ? null : typeof o.abortAt === "string" ? { phase: o.abortAt } : o.abortAt;
+    if (this.abortAt && !ABORT_PHASES.includes(this.abortAt.phase)) throw new RangeError(`abortAt: "${String(this.abortAt.phase)}" is not a phase; use one of ${ABORT_PHASES.join(", ")}`);
     // boot (or check) before anything is timed: a backend mismatch is the caller's error
     vm.boot(backendFor(this.tracking, vm));
     this.dirty = new DirtySet(vm.memory / PAGE);

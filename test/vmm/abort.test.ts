@@ -66,3 +66,10 @@ describe("aborting a migration", () => {
     expect(r.downtimeNs).toBeGreaterThan(0);
   });
 });
+
+describe("abort points", () => {
+  it("must name a phase", async () => {
+    const vm = new SimulatedVm({ memory: "16MiB", seed: 2 });
+    await expect(migrate(vm, { abortAt: "precopy" as AbortPhase })).rejects.toThrow(/not a phase/);
+  });
+});
