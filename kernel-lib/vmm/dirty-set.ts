@@ -11,6 +11,8 @@ import { popcount32 } from "../../hw-emu/hw/bitmap.js";
 export class DirtySet {
   readonly words: Uint32Array;
   private everything = false;
+  /** whether any word may be non-zero (so clearing is needed) */
+  private touched = false;
 
   constructor(readonly pages: number) {
     this.words = new Uint32Array(Math.ceil(pages / 32));
@@ -25,8 +27,12 @@ export class DirtySet {
     return this.everything;
   }
 
-  /** OR a uAPI bitmap (bit n = page n) in; returns how many bits it had set within the set's pages. */
-  or(bits: Uint32Array): number {
+  /**
+   * OR a uAPI bitmap (bit n = page n) in; returns how many bits it had set within the
+   * set's pages. With `consume`, the words taken are zeroed in `bits` (a reused scratch
+   * bitmap then never needs a full clear, and its untouched pages stay uncommitted).
+   */
+  or(bits: Uint32Array, consume = false): number {
     const acc = this.words;
     const n = Math.min(acc.length, bits.length);
     let count = 0;
@@ -35,10 +41,13 @@ export class DirtySet {
     for (let i = 0; i < n; i++) {
       let w = bits[i]!;
       if (w === 0) continue;
+      if (consume) bits[i] = 0;
       if (i === last) w &= tailMask;
       acc[i] = acc[i]! | w;
       count += popcount32(w);
     }
+    if (consume) for (let i = n; i < bits.length; i++) bits[i] = 0;
+    if (count > 0) this.touched = true;
     if (count === this.pages) this.everything = true;
     return count;
   }
@@ -108,15 +117,14 @@ export class DirtySet {
       }
     }
     this.everything = false;
+    this.touched = false;
     return count;
   }
 
   clear(): void {
-    if (this.everything) {
-      this.everything = false;
-      this.words.fill(0);
-      return;
-    }
+    this.everything = false;
+    if (!this.touched) return;
+    this.touched = false;
     const acc = this.words;
     for (let i = 0; i < acc.length; i++) if (acc[i] !== 0) acc[i] = 0;
   }

@@ -261,8 +261,7 @@ class MigrationRun {
     const bitmapBytes = Math.ceil(ram.pages / 64) * 8 * (1 + this.trackers.length * this.src.ramRanges.length);
     this.link.wait(bitmapBytes * this.costs.harvestNsPerBitmapByte);
     this.src.cpu.read(ram.hostBase, ram.size, scratch);
-    perTracker.cpu = this.dirty.or(scratch);
-    scratch.fill(0);
+    perTracker.cpu = this.dirty.or(scratch, true);
     if (this.merged) {
       for (const bm of this.merged.sync()) perTracker[this.merged.name] = (perTracker[this.merged.name] ?? 0) + this.dirty.or(bm.words);
     } else {
