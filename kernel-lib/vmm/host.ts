@@ -20,7 +20,7 @@ import { EFD, MMAP, VFIO_PCI_IRQ, VFIO_PCI_REGION, type Syscalls } from "../../h
 import * as R from "../../hw-emu/hw/pci/regs.js";
 import { Container, Group } from "../vfio/container.js";
 import { Device, type CdevDevice, type Region } from "../vfio/device.js";
-import { Iommufd, type Hwpt, type Ioas } from "../vfio/iommufd.js";
+import { Iommufd, type Hwpt } from "../vfio/iommufd.js";
 import { IommufdTracker, Type1Tracker, type DirtyTracker, type TrackedRange } from "../vfio/trackers.js";
 import type { Migration } from "../vfio/migration.js";
 import type { DmaLogging } from "../vfio/dma-logging.js";
@@ -224,7 +224,6 @@ export class VmmHost {
   private container: Container | null = null;
   private readonly groups: Group[] = [];
   private ictx: Iommufd | null = null;
-  private ioas: Ioas | null = null;
   hwpt: Hwpt | null = null;
   private closed = false;
 
@@ -239,7 +238,7 @@ export class VmmHost {
     this.cpu = new GuestDirtyLog(machine.hw.memory);
   }
 
-  /** Open every device of `machine`, map guest RAM for DMA and the peers' BARs for P2P. */
+  /** Open every device of `machine` and map guest RAM for DMA (peer windows come later: mapPeerWindows). */
   static open(machine: EmulatedMachine, options: VmmHostOptions): VmmHost {
     const host = new VmmHost(machine, options);
     try {
@@ -285,7 +284,6 @@ export class VmmHost {
       this.devices.push(new HostDevice(this, this.devices.length, entry, b.device));
     }
     const ioas = ictx.allocIoas();
-    this.ioas = ioas;
     ioas.map({ userVa: this.ram.mapping.addr, length: BigInt(this.ram.size), iova: 0n });
     if (bound.length === 0) return;
     // QEMU asks for a dirty-tracking HWPT when the device's IOMMU reports the capability
