@@ -38,6 +38,7 @@ async function runInProcess(bench: Benchmark, quick: boolean): Promise<Outcome> 
 
 function fmt(v: unknown): string {
   if (typeof v === "number") return Number.isInteger(v) ? String(v) : v.toFixed(3);
+  if (typeof v === "object" && v !== null) return JSON.stringify(v);
   return String(v);
 }
 
