@@ -1,0 +1,138 @@
+/**
+ * The host half of the real-kernel test, called by run.sh:
+ *
+ *   harness.js prepare --repo R --stage S --init I --out INITRD
+ *     runs the differential script on the emulator and packs the initramfs
+ *     with that run, the known differences and the mtty UUIDs in /pkg/expected;
+ *   harness.js check --results F --console F --emulated F --markdown F
+ *     reads what the guest sent, compares the differential runs, writes the
+ *     known-differences page and exits 0 only if everything passed.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { compareRuns, validateKnownDifferences, type KnownDifferences } from "../shared/compare.js";
+import { runDifferential, type DiffRecord } from "../shared/differential.js";
+import { SECTIONS, parseGuestOutput, type TestRecord } from "../shared/protocol.js";
+import { emulatedDiffTarget } from "./emulated.js";
+import { knownDifferencesPage } from "./markdown.js";
+import { packInitramfs } from "./pack-initramfs.js";
+
+const KNOWN = "test/real-kernel/known-differences.json";
+const ENTRY = "test/real-kernel/guest/main.js";
+
+function options(argv: readonly string[]): Map<string, string> {
+  const m = new Map<string, string>();
+  for (let i = 0; i < argv.length; i += 2) {
+    const k = argv[i]!;
+    const v = argv[i + 1];
+    if (!k.startsWith("--") || v === undefined) throw new Error(`bad argument list near "${k}"`);
+    m.set(k.slice(2), v);
+  }
+  return m;
+}
+
+function need(o: Map<string, string>, key: string): string {
+  const v = o.get(key);
+  if (v === undefined) throw new Error(`missing --${key}`);
+  return v;
+}
+
+function loadKnown(repo: string): KnownDifferences {
+  const known = JSON.parse(readFileSync(join(repo, KNOWN), "utf8")) as KnownDifferences;
+  const problems = validateKnownDifferences(known);
+  if (problems.length) throw new Error(`${KNOWN}: ${problems.join("; ")}`);
+  return known;
+}
+
+function prepare(o: Map<string, string>): void {
+  const repo = need(o, "repo");
+  const target = emulatedDiffTarget();
+  const emulated = runDifferential(target);
+  const known = loadKnown(repo);
+  writeFileSync(need(o, "emulated"), JSON.stringify(emulated));
+  const packed = packInitramfs({
+    repo,
+    dist: join(repo, "dist"),
+    stage: need(o, "stage"),
+    entry: ENTRY,
+    expected: {
+      "emulated.json": JSON.stringify(emulated),
+      "known-differences.json": JSON.stringify(known),
+      "mtty-uuids": target.devices.map((d) => d.name).join("\n") + "\n",
+    },
+    init: need(o, "init"),
+    busybox: need(o, "busybox"),
+    node: process.execPath,
+    out: need(o, "out"),
+  });
+  console.log(
+    `initramfs: ${(packed.bytes / 2 ** 20).toFixed(1)} MiB, ${packed.files} JavaScript files, node_modules: ${packed.packages.join(", ") || "none"}; emulated differential run: ${emulated.length} calls`,
+  );
+}
+
+function check(o: Map<string, string>): number {
+  const repo = need(o, "repo");
+  const guest = parseGuestOutput(readFileSync(need(o, "results"), "utf8"));
+  const problems: string[] = [];
+  if (!guest.summary) {
+    const consoleLog = readFileSync(need(o, "console"), "utf8").split("\n");
+    console.log("---- the guest console's last lines ----");
+    console.log(consoleLog.slice(-40).join("\n"));
+    console.log("----");
+    problems.push("the guest did not finish: no sentinel on the results channel (a panic, a hang or a crash; see the console above)");
+  }
+  if (guest.damaged.length) problems.push(`${guest.damaged.length} damaged record line(s) on the results channel`);
+
+  const tests = guest.records.filter((r): r is TestRecord => r.t === "test");
+  for (const t of tests.filter((x) => !x.ok)) problems.push(`guest test failed: ${t.section}: ${t.name}: ${t.detail}`);
+  if (guest.summary) {
+    console.log(`guest summary (Linux ${guest.summary.kernel}):`);
+    for (const s of SECTIONS) {
+      const c = guest.summary.sections[s];
+      console.log(`  ${s}: ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped`);
+      if (c.failed > 0) problems.push(`${s}: ${c.failed} failed`);
+      if (c.passed === 0) problems.push(`${s}: nothing passed`);
+    }
+    const counted = SECTIONS.reduce((n, s) => n + guest.summary!.sections[s].passed + guest.summary!.sections[s].failed, 0);
+    if (counted !== tests.length) problems.push(`the guest counted ${counted} results but sent ${tests.length}`);
+  }
+
+  const real = guest.records.flatMap((r) => (r.t === "diff" ? [r.record] : []));
+  const emulated = JSON.parse(readFileSync(need(o, "emulated"), "utf8")) as DiffRecord[];
+  const known = loadKnown(repo);
+  if (real.length) {
+    const result = compareRuns(real, emulated, known);
+    const count = (s: string) => result.comparisons.filter((c) => c.status === s).length;
+    console.log(`differential (compared on the host): ${result.comparisons.length} calls, ${count("same")} identical, ${count("known")} known differences, ${count("unexpected")} unlisted`);
+    for (const c of result.comparisons.filter((x) => x.status === "unexpected")) {
+      console.log(`  unlisted difference at call ${c.i} "${c.step}":\n    real:     ${c.real}\n    emulated: ${c.emulated}`);
+      problems.push(`unlisted difference: ${c.step}`);
+    }
+    for (const s of result.structural) problems.push(`differential: ${s}`);
+    for (const d of result.stale) console.log(`  note: ${KNOWN} lists "${d.step}", which this run did not show as that difference; remove or update the entry`);
+    const page = need(o, "markdown");
+    mkdirSync(dirname(page), { recursive: true });
+    writeFileSync(page, knownDifferencesPage(result, { kernel: guest.summary?.kernel ?? "(unknown)" }));
+    console.log(`wrote ${page}`);
+  } else {
+    problems.push("the guest sent no differential records");
+  }
+
+  if (problems.length) {
+    console.log(`FAIL: ${problems.length} problem(s):`);
+    for (const p of problems) console.log(`  - ${p}`);
+    return 1;
+  }
+  console.log("PASS: the native backend, the conformance suite and the differential test all passed on a real kernel");
+  return 0;
+}
+
+const [command, ...rest] = process.argv.slice(2);
+try {
+  if (command === "prepare") prepare(options(rest));
+  else if (command === "check") process.exitCode = check(options(rest));
+  else throw new Error(`usage: harness.js prepare|check --option value ...`);
+} catch (e) {
+  console.error(`real-kernel harness: ${e instanceof Error ? e.message : String(e)}`);
+  process.exitCode = 2;
+}
