@@ -134,10 +134,14 @@ class Recorder {
     return this.call(step, () => this.sys.ioctl(fd, request, arg), out ? { out } : {});
   }
 
-  /** Close without recording a failure as a difference source: closes are recorded too. */
-  close(step: string, fd: number | null): void {
-    if (fd === null) return;
-    this.call(step, () => {
+  /** close(2), recorded like any call; an fd that never opened is recorded as such, so both runs stay in step. */
+  close(name: string, fd: number | null): void {
+    if (fd === null) {
+      const step = this.unique(name);
+      this.records.push({ i: this.records.length, step, result: "(not open)" });
+      return;
+    }
+    this.call(name, () => {
       this.sys.close(fd);
       return 0;
     });
@@ -258,9 +262,10 @@ function regionAndIrqInfo(r: Recorder, dev: number, label: string): void {
 const REGION = (index: number): bigint => BigInt(index) << 40n;
 const CONFIG = 7;
 
-function pread(r: Recorder, step: string, fd: number, offset: bigint, length: number): void {
+/** pread(2); `bytes: false` records only the count, for reads whose bytes are not the device's to choose (see bar2.read). */
+function pread(r: Recorder, step: string, fd: number, offset: bigint, length: number, options: { bytes?: boolean } = {}): void {
   const buf = new Uint8Array(length);
-  r.call(step, () => r.sys.pread(fd, buf, offset), { out: (n) => ({ bytes: hex(buf.subarray(0, n)) }) });
+  r.call(step, () => r.sys.pread(fd, buf, offset), options.bytes === false ? {} : { out: (n) => ({ bytes: hex(buf.subarray(0, n)) }) });
 }
 
 function pwrite(r: Recorder, step: string, fd: number, offset: bigint, bytes: Uint8Array): void {
@@ -269,8 +274,8 @@ function pwrite(r: Recorder, step: string, fd: number, offset: bigint, bytes: Ui
 
 function regionAccess(r: Recorder, dev: number): void {
   pread(r, "config.read 256 bytes", dev, REGION(CONFIG), 256);
-  pread(r, "config.read 4 bytes at 0xfe", dev, REGION(CONFIG) + 0xfen, 4);
-  pread(r, "config.read 4 bytes at 0x100", dev, REGION(CONFIG) + 0x100n, 4);
+  // reads that run past the 255-byte region are left out: mtty copies them from past the end of its buffer
+  pread(r, "config.read 3 bytes at 0xfc", dev, REGION(CONFIG) + 0xfcn, 3);
   pread(r, "config.read 3 bytes at 1", dev, REGION(CONFIG) + 1n, 3);
   pwrite(r, "config.write command=0x0007", dev, REGION(CONFIG) + 4n, new Uint8Array([7, 0]));
   pread(r, "config.read command and status", dev, REGION(CONFIG) + 4n, 4);
@@ -302,7 +307,8 @@ function regionAccess(r: Recorder, dev: number): void {
   pread(r, "bar0.read 8 bytes", dev, REGION(0), 8);
   pread(r, "bar0.read past its end", dev, REGION(0) + 8n, 1);
   pread(r, "bar1.read LSR", dev, REGION(1) + 5n, 1);
-  pread(r, "bar2.read", dev, REGION(2), 1);
+  // a two-port device has no third port; mtty answers from past the end of its port array, so only the count is compared
+  pread(r, "bar2.read", dev, REGION(2), 1, { bytes: false });
   pread(r, "region 9.read", dev, REGION(9), 1);
   r.call("bar0.mmap", () => {
     const m = r.sys.mmap(dev, 4096, MMAP.PROT_READ | MMAP.PROT_WRITE, MMAP.MAP_SHARED, REGION(0));
