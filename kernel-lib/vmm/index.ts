@@ -1,4 +1,4 @@
-/** The migration orchestrator and the simulated VM it moves (issue 5). */
+/** The migration orchestrator and the simulated VM it moves. */
 export { SimulatedVm, parseSize } from "./simulated-vm.js";
 export { migrate, MigrationAborted } from "./migrate.js";
 export { DEFAULT_COSTS, type MigrationCosts } from "./costs.js";
