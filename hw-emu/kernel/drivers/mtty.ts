@@ -21,7 +21,7 @@
  *   and ends any data session;
  * - migration v2 with STOP_COPY | P2P | PRE_COPY through DeviceMigrationOps (a
  *   pre-copy read at the temporary end returns 0), DMA logging as dummy ops;
- *   no feature hook of its own, so other feature indexes are EINVAL;
+ *   no feature hook of its own, so other feature indexes are ENOTTY;
  * - last close ends data sessions and disables INTx and MSI; the UART state
  *   and the config space are kept.
  */

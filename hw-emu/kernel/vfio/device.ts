@@ -43,6 +43,8 @@ export class VfioDevice {
   openCount = 0;
   /** set while a cdev fd holds the device bound to an iommufd */
   binding: { ctx: IommufdBinding; devid: number } | null = null;
+  /** whether the device's group is open; the group sets this when it registers the device */
+  groupOpen: () => boolean = () => false;
 
   constructor(
     /** the name userspace passes to GROUP_GET_DEVICE_FD: a PCI address or an mdev UUID */
@@ -128,9 +130,13 @@ export class DeviceFile extends KFile {
     const { value, argsz } = copyInArgsz(vfio_device_bind_iommufd, bytes, syscall);
     const bad = unknownFlagBits("vfio_device_bind_iommufd", "flags", VFIO_DEVICE_BIND_FLAG, value.flags);
     if (bad) throw new Errno("EINVAL", bad, syscall);
+    // Linux refuses a negative fd with the argument checks, before looking it up
+    if (value.iommufd < 0) throw new Errno("EINVAL", `iommufd ${value.iommufd} is negative`, syscall);
     if (value.flags & VFIO_DEVICE_BIND_FLAG.bits.TOKEN && argsz < vfio_device_bind_iommufd.size) {
       throw new Errno("EINVAL", "the TOKEN flag needs the 24-byte struct with token_uuid_ptr", syscall);
     }
+    // a bound cdev and an open group exclude each other (Linux's vfio_device_block_group)
+    if (this.device.groupOpen()) throw new Errno("EBUSY", `the group of ${this.device.name} is open`, syscall);
     if (this.accessGranted) throw new Errno("EINVAL", "this fd is already bound", syscall);
     if (this.device.binding) throw new Errno("EBUSY", `${this.device.name} is already bound through another fd`, syscall);
     const ctx = this.kernel.file(value.iommufd, syscall);

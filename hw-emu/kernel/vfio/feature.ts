@@ -148,7 +148,8 @@ export function deviceFeature(kernel: Kernel, device: VfioDevice, arg: IoctlArg)
       return 0;
     }
     default: {
-      if (!device.driver.feature) throw new Errno("EINVAL", `feature ${index} is not handled by this driver`, SYSCALL);
+      // as Linux: a driver without a device_feature op (mtty) answers every other index ENOTTY
+      if (!device.driver.feature) throw new Errno("ENOTTY", `feature ${index} is not handled by this driver`, SYSCALL);
       return device.driver.feature(index, hdr.flags, bytes.subarray(HEADER), hdr.argsz);
     }
   }

@@ -84,6 +84,8 @@ export class VfioGroup implements Type1Group {
   /** open(2) of /dev/vfio/N */
   open(): GroupFile {
     if (this.file) throw new Errno("EBUSY", `group ${this.id} is already open`, "open");
+    const bound = this.devices.find((d) => d.binding);
+    if (bound) throw new Errno("EBUSY", `${bound.name} is bound to an iommufd through its cdev`, "open");
     this.file = new GroupFile(this.kernel, this);
     return this.file;
   }
@@ -317,6 +319,7 @@ export function registerVfioGroup(kernel: Kernel, iommu: Iommu, groupId: number,
   groups.set(groupId, group);
   for (const d of devices) {
     groupOfDevice.set(d, group);
+    d.groupOpen = () => group.file !== null;
     kernel.sysfs.addLink(`/sys/kernel/iommu_groups/${groupId}/devices/${d.name}`, sysfsDevicePath(d.name));
   }
   kernel.addDevice(`/dev/vfio/${groupId}`, () => group.open());
