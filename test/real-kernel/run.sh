@@ -70,7 +70,7 @@ sed -e 's/\x1b\[[0-9;?]*[a-zA-Z]//g' -e 's/\x1bc//g' -e 's/\r$//' "$work/console
 
 echo "== verdict"
 if ! node "$harness" check --repo "$repo" --results "$work/results.log" --console "$work/console.log" \
-  --emulated "$work/emulated.json" --markdown "$repo/docs-site/known-differences.md"; then
+  --emulated "$work/emulated.json" --markdown "$repo/docs-site/known-differences.md" --draft "$work/unlisted-differences.json"; then
   keep=1
   exit 1
 fi

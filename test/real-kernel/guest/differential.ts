@@ -24,7 +24,7 @@ export function runDifferentialTests(sys: Syscalls, r: Reporter, devices: readon
     if (result.structural.length) throw new Error(result.structural.join("; "));
   });
   for (const c of result.comparisons) {
-    const where = c.fields.map((f) => `${f.field}: real ${f.real}${f.emulated ? `, emulated ${f.emulated}` : ""}`).join("; ");
+    const where = c.fields.map((f) => `${f.field}: real ${f.real}, emulated ${f.emulated}`).join("; ");
     if (c.status === "same") r.result("differential", c.step, true);
     else if (c.status === "known") r.result("differential", c.step, true, `known difference: ${where}`);
     else r.result("differential", c.step, false, `unlisted difference: ${where}`);

@@ -4,9 +4,10 @@
  *   harness.js prepare --repo R --stage S --init I --out INITRD
  *     runs the differential script on the emulator and packs the initramfs
  *     with that run, the known differences and the mtty UUIDs in /pkg/expected;
- *   harness.js check --results F --console F --emulated F --markdown F
+ *   harness.js check --results F --console F --emulated F --markdown F [--draft F]
  *     reads what the guest sent, compares the differential runs, writes the
- *     known-differences page and exits 0 only if everything passed.
+ *     known-differences page (and, with --draft, the unlisted differences as
+ *     entries for known-differences.json) and exits 0 only if everything passed.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -109,6 +110,13 @@ function check(o: Map<string, string>): number {
       problems.push(`unlisted difference: ${c.step}`);
     }
     for (const s of result.structural) problems.push(`differential: ${s}`);
+    const unlisted = result.comparisons.filter((x) => x.status === "unexpected");
+    const draft = o.get("draft");
+    if (unlisted.length && draft) {
+      // entries ready to paste into known-differences.json once each has its reason (or the emulator is fixed)
+      writeFileSync(draft, JSON.stringify(unlisted.map((c) => ({ step: c.step, real: c.real, emulated: c.emulated, reason: "" })), null, 2) + "\n");
+      console.log(`  drafts of the unlisted entries: ${draft}`);
+    }
     for (const d of result.stale) console.log(`  note: ${KNOWN} lists "${d.step}", which this run did not show as that difference; remove or update the entry`);
     const page = need(o, "markdown");
     mkdirSync(dirname(page), { recursive: true });

@@ -22,8 +22,6 @@ function code(text: string): string {
 function side(fields: readonly FieldDifference[], which: "real" | "emulated"): string {
   return fields
     .map((f) => {
-      // a byte-string difference is described once, in the real column
-      if (f.emulated === "" && which === "emulated") return "";
       const v = which === "real" ? f.real : f.emulated;
       return f.field === "result" || f.field === "call" ? code(v) : `${f.field}: ${code(v)}`;
     })

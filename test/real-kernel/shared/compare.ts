@@ -62,16 +62,27 @@ function show(v: OutValue | undefined): string {
   return v === undefined ? "(absent)" : typeof v === "string" ? v : String(v);
 }
 
-/** Hex byte strings are compared byte by byte, to say where they first differ. */
-function bytesDifference(real: string, emu: string): string | null {
+/**
+ * Hex byte strings are compared byte by byte: each side shows only its runs of
+ * differing bytes, as "@offset: bytes" (at most six runs).
+ */
+function bytesDifference(real: string, emu: string): { real: string; emulated: string } | null {
   if (!/^[0-9a-f]*$/.test(real) || !/^[0-9a-f]*$/.test(emu) || real.length % 2 || emu.length % 2) return null;
-  const n = Math.min(real.length, emu.length) / 2;
-  const diffs: number[] = [];
-  for (let b = 0; b < n; b++) if (real.slice(2 * b, 2 * b + 2) !== emu.slice(2 * b, 2 * b + 2)) diffs.push(b);
-  const parts = diffs.slice(0, 6).map((b) => `byte 0x${b.toString(16)}: ${real.slice(2 * b, 2 * b + 2)} vs ${emu.slice(2 * b, 2 * b + 2)}`);
-  if (diffs.length > 6) parts.push(`and ${diffs.length - 6} more`);
-  if (real.length !== emu.length) parts.push(`${real.length / 2} vs ${emu.length / 2} bytes`);
-  return parts.join("; ");
+  const n = Math.max(real.length, emu.length) / 2;
+  const byte = (h: string, b: number) => h.slice(2 * b, 2 * b + 2);
+  const runs: [number, number][] = [];
+  for (let b = 0; b < n; b++) {
+    if (byte(real, b) === byte(emu, b)) continue;
+    const last = runs.at(-1);
+    if (last && last[1] === b) last[1] = b + 1;
+    else runs.push([b, b + 1]);
+  }
+  const show = (h: string) => {
+    const parts = runs.slice(0, 6).map(([a, z]) => `@0x${a.toString(16)}: ${h.slice(2 * a, 2 * z) || "(none)"}`);
+    if (runs.length > 6) parts.push(`${runs.length - 6} more runs`);
+    return `${parts.join(", ")} (${h.length / 2} bytes)`;
+  };
+  return { real: show(real), emulated: show(emu) };
 }
 
 /** The fields in which two records of the same step differ. */
@@ -85,7 +96,7 @@ export function fieldDifferences(real: DiffRecord | undefined, emu: DiffRecord |
     const b = emu.out?.[k];
     if (a === b) continue;
     const bytes = typeof a === "string" && typeof b === "string" && k === "bytes" ? bytesDifference(a, b) : null;
-    out.push(bytes ? { field: k, real: bytes, emulated: "" } : { field: k, real: show(a), emulated: show(b) });
+    out.push({ field: k, ...(bytes ?? { real: show(a), emulated: show(b) }) });
   }
   return out;
 }

@@ -1,0 +1,134 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { compareRuns, summarize, validateKnownDifferences, type KnownDifferences } from "./shared/compare.js";
+import { runDifferential, type DiffRecord } from "./shared/differential.js";
+import { formatRecord, formatSentinel, parseGuestOutput } from "./shared/protocol.js";
+import { emulatedDiffTarget } from "./host/emulated.js";
+import { knownDifferencesPage } from "./host/markdown.js";
+import { importClosure, importsOf, packageName } from "./host/pack-initramfs.js";
+
+const known = JSON.parse(readFileSync(new URL("./known-differences.json", import.meta.url), "utf8")) as KnownDifferences;
+
+describe("the differential script on the emulator", () => {
+  const run = runDifferential(emulatedDiffTarget());
+
+  it("is deterministic, and every step has its own name", () => {
+    expect(runDifferential(emulatedDiffTarget())).toEqual(run);
+    expect(new Set(run.map((r) => r.step)).size).toBe(run.length);
+    expect(run.length).toBeGreaterThan(200);
+    expect(run.every((r, i) => r.i === i)).toBe(true);
+  });
+
+  it("covers both paths: groups with a container, and the cdev with iommufd", () => {
+    const steps = run.map((r) => r.step);
+    for (const s of ["container.set_iommu TYPE1v2", "group.get_device_fd", "device.state set PRE_COPY", "device B.resume write 0", "cdev.bind", "cdev.attach"]) expect(steps).toContain(s);
+  });
+
+  it("known-differences.json is well formed, and each entry still describes what the emulator answers", () => {
+    expect(validateKnownDifferences(known)).toEqual([]);
+    const byStep = new Map(run.map((r) => [r.step, r]));
+    for (const d of known.differences) {
+      expect(byStep.has(d.step), `"${d.step}" is not a step of the script`).toBe(true);
+      expect(summarize(byStep.get(d.step)), `the emulator's answer to "${d.step}" changed: update or remove its entry`).toBe(d.emulated);
+    }
+  });
+});
+
+const rec = (i: number, step: string, result: string, out?: DiffRecord["out"]): DiffRecord => ({ i, step, result, ...(out ? { out } : {}) });
+
+describe("comparing runs", () => {
+  const real = [rec(0, "a", "= 0"), rec(1, "b", "EINVAL"), rec(2, "c", "= 4", { bytes: "00112233" }), rec(3, "d", "= 1")];
+  const emu = [rec(0, "a", "= 0"), rec(1, "b", "EBADF"), rec(2, "c", "= 4", { bytes: "00ff2233" }), rec(3, "d", "= 2")];
+  const list: KnownDifferences = {
+    differences: [
+      { step: "b", real: "EINVAL", emulated: "EBADF", reason: "a reason long enough" },
+      { step: "c", real: summarize(real[2]), emulated: "= 4 {\"bytes\":\"00000000\"}", reason: "listed with an older emulated answer" },
+      { step: "z", real: "= 0", emulated: "= 1", reason: "a step that no longer differs" },
+    ],
+  };
+  const result = compareRuns(real, emu, list);
+
+  it("is known only when the step and both answers match the list exactly", () => {
+    expect(result.comparisons.map((c) => c.status)).toEqual(["same", "known", "unexpected", "unexpected"]);
+    expect(result.comparisons[1]!.reason).toBe("a reason long enough");
+    expect(result.stale.map((d) => d.step)).toEqual(["c", "z"]);
+    expect(result.structural).toEqual([]);
+  });
+
+  it("names the differing fields, and the runs of differing bytes", () => {
+    expect(result.comparisons[1]!.fields).toEqual([{ field: "result", real: "EINVAL", emulated: "EBADF" }]);
+    expect(result.comparisons[2]!.fields).toEqual([{ field: "bytes", real: "@0x1: 11 (4 bytes)", emulated: "@0x1: ff (4 bytes)" }]);
+  });
+
+  it("reports runs that do not line up", () => {
+    const r = compareRuns([rec(0, "a", "= 0")], [rec(0, "x", "= 0"), rec(1, "y", "= 0")], { differences: [] });
+    expect(r.structural).toHaveLength(2);
+    expect(r.comparisons[1]!.real).toBe("(no call)");
+  });
+
+  it("rejects a list with duplicates, missing reasons or no difference", () => {
+    const bad: KnownDifferences = {
+      differences: [
+        { step: "a", real: "= 0", emulated: "= 1", reason: "" },
+        { step: "a", real: "= 0", emulated: "= 0", reason: "a reason long enough" },
+      ],
+    };
+    expect(validateKnownDifferences(bad)).toHaveLength(3);
+  });
+
+  it("renders the page: listed differences with reasons, unlisted ones under their own heading", () => {
+    const page = knownDifferencesPage(result, { kernel: "6.12.117" });
+    expect(page).toContain("Linux 6.12.117");
+    expect(page).toContain("1 of 4 calls give identical results");
+    expect(page).toMatch(/\| 1 \| `b` \| `EINVAL` \| `EBADF` \| a reason long enough \|/);
+    expect(page).toContain("## Differences without a listed reason");
+    expect(page).toMatch(/\| 3 \| `d` \| `= 1` \| `= 2` \|/);
+  });
+});
+
+describe("the results channel", () => {
+  it("parses records and the sentinel, tolerating CR LF and noise, and keeps damaged lines", () => {
+    const text = [
+      "noise from the kernel",
+      formatRecord({ t: "test", section: "edu", name: "x", ok: true, detail: "" }) + "\r",
+      "VWB {not json",
+      formatSentinel({ kernel: "6.12.117", sections: { edu: { passed: 1, failed: 0, skipped: 0 }, conformance: { passed: 0, failed: 0, skipped: 0 }, differential: { passed: 0, failed: 0, skipped: 0 } } }) + "\r",
+    ].join("\n");
+    const p = parseGuestOutput(text);
+    expect(p.records).toHaveLength(1);
+    expect(p.summary?.kernel).toBe("6.12.117");
+    expect(p.damaged).toEqual(["VWB {not json"]);
+  });
+
+  it("has no sentinel when the guest did not finish", () => {
+    expect(parseGuestOutput("Kernel panic - not syncing\n").summary).toBeNull();
+  });
+});
+
+describe("packing the guest's JavaScript", () => {
+  it("finds static and literal dynamic imports", () => {
+    const src = `import { a } from "./a.js";\nexport { b } from '../b.js';\nimport "side";\nconst m = await import("./lazy.js");\nimport * as ns from "@scope/pkg/sub";`;
+    expect(importsOf(src).sort()).toEqual(["../b.js", "./a.js", "./lazy.js", "@scope/pkg/sub", "side"]);
+    expect(packageName("@scope/pkg/sub")).toBe("@scope/pkg");
+    expect(packageName("pkg/sub")).toBe("pkg");
+  });
+
+  it("follows relative imports from the entry and collects bare packages", () => {
+    const dir = mkdtempSync(join(tmpdir(), "closure-"));
+    try {
+      mkdirSync(join(dir, "x", "y"), { recursive: true });
+      writeFileSync(join(dir, "x", "main.js"), `import { f } from "./y/f.js";\nimport { readFileSync } from "node:fs";`);
+      writeFileSync(join(dir, "x", "y", "f.js"), `export { g } from "../g.js";\nimport c from "commander";`);
+      writeFileSync(join(dir, "x", "g.js"), `export const g = 1;`);
+      writeFileSync(join(dir, "x", "unused.js"), `export const u = 1;`);
+      const c = importClosure("x/main.js", (rel) => join(dir, rel));
+      expect(c.files).toEqual(["x/g.js", "x/main.js", "x/y/f.js"]);
+      expect(c.packages).toEqual(["commander"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
