@@ -79,7 +79,7 @@ export class SimulatedVm {
     this.deviceConfigs = (options.devices ?? []).map((d) => ({ ...d }));
     for (const d of this.deviceConfigs) {
       if (d.model !== "nic" && d.model !== "accel") {
-        throw new Error(`device model "${String(d.model)}" is not supported by the simulated VM: use "nic" or "accel" (the serial mdev has no VFIO driver in this build)`);
+        throw new Error(`device model "${String(d.model)}" is not supported by the simulated VM: it moves VFs with DMA, so use "nic" or "accel"`);
       }
     }
     this.backend = options.iommu ?? null;
