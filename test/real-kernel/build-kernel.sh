@@ -4,7 +4,9 @@
 # keyed by the options, the kernel source version and the compiler, at
 #   $CACHE/kernel/<key>/vmlinux   (CACHE: $VFIO_WORKBENCH_CACHE, else ~/.cache/vfio-workbench)
 # and its path is the last line printed on stdout. Progress goes to stderr.
-# The build runs at the lowest priority (the machines are shared) with make -j2.
+# The build runs at the lowest priority (the machines are shared) with make -j2
+# (KERNEL_BUILD_JOBS to change); the extracted source is removed afterwards
+# unless KEEP_KERNEL_SOURCE=1.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 fragment="$here/kernel.config"
@@ -14,20 +16,24 @@ jobs="${KERNEL_BUILD_JOBS:-2}"
 
 log() { echo "build-kernel: $*" >&2; }
 die() { log "$*"; exit 1; }
+# status 3: this machine cannot build the kernel at all (run.sh turns it into a skip)
+cannot() { log "cannot build here: $*"; exit 3; }
 
-for tool in gcc make flex bison bc tar xz sha256sum flock; do
-  command -v "$tool" >/dev/null || die "missing $tool (apt-get install flex bison bc libelf-dev libssl-dev xz-utils)"
-done
-[ -f "$tarball" ] || die "missing $tarball (apt-get install linux-source-6.12)"
+[ -f "$tarball" ] || cannot "no $tarball (apt-get install linux-source-6.12)"
 version="$(dpkg-query -W -f='${Version}' linux-source-6.12 2>/dev/null || stat -c %s "$tarball")"
-
-key="$( { cat "$fragment"; echo "linux-source-6.12 $version"; gcc --version | head -n1; } | sha256sum | cut -c1-16)"
+key="$( { cat "$fragment"; echo "linux-source-6.12 $version"; gcc --version 2>/dev/null | head -n1; } | sha256sum | cut -c1-16)"
 out="$cache/$key"
 if [ -f "$out/vmlinux" ]; then
   log "cached: $out/vmlinux"
   echo "$out/vmlinux"
   exit 0
 fi
+
+for tool in gcc make flex bison bc tar xz sha256sum flock; do
+  command -v "$tool" >/dev/null || cannot "$tool is missing (apt-get install gcc make flex bison bc libelf-dev xz-utils)"
+done
+# objtool, which x86-64 always builds, needs libelf
+[ -f /usr/include/gelf.h ] || cannot "libelf's headers are missing (apt-get install libelf-dev)"
 
 mkdir -p "$cache"
 exec 9>"$cache/.lock"
@@ -69,5 +75,7 @@ log "built in $((SECONDS - start)) s"
 mkdir -p "$out.tmp"
 cp "$build/vmlinux" "$build/.config" "$out.tmp/"
 rm -rf "$out" && mv "$out.tmp" "$out"
+# the objects and the 1.5 GB source tree are not needed once vmlinux is cached (extraction takes under a minute)
 rm -rf "$build"
+[ "${KEEP_KERNEL_SOURCE:-0}" = 1 ] || rm -rf "$src"
 echo "$out/vmlinux"
