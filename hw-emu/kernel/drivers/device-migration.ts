@@ -39,6 +39,14 @@ function toErrno(e: unknown, from: MigState, to: MigState, device: MigratableDev
 export interface DeviceMigrationOptions {
   /** what a read at a temporary end of pre-copy data answers (mlx5: ENOMSG; mtty, hisi_acc: 0) */
   temporaryEnd: TemporaryEnd;
+  /**
+   * What the migration half of VFIO_DEVICE_RESET does to the device: "device"
+   * resets it (variant drivers of vfio-pci, where the reset is a function reset);
+   * "sessions" only ends data sessions and lets it run again, leaving its
+   * registers as they were (mtty, whose reset is a deferred migration reset).
+   * A failed device is always reset: nothing else brings it back.
+   */
+  reset?: "device" | "sessions";
 }
 
 export class DeviceMigrationOps implements MigrationOps {
@@ -175,7 +183,13 @@ export class DeviceMigrationOps implements MigrationOps {
     this.saveFile?.disable();
     this.saveFile = null;
     this.save = null;
-    this.device.reset();
+    const d = this.device;
+    if (this.options.reset === "sessions" && d.health === "ok") {
+      d.session?.close();
+      if (d.runState !== "running") d.run();
+    } else {
+      d.reset();
+    }
     this.state = "RUNNING";
   }
 }

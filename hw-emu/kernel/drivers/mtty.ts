@@ -17,8 +17,8 @@
  *   space, BARn to port n's UART (only the piece's first byte carries data; the
  *   other bytes of a read are 0). Regions that reach nothing are EFAULT;
  * - GET_IRQ_INFO / SET_IRQS as in mtty-irqs.ts, with the core's validation;
- * - RESET resets the device model; the migration core then returns to RUNNING
- *   and ends any data session;
+ * - RESET leaves the UART as it is; the migration core ends data sessions and
+ *   returns to RUNNING;
  * - migration v2 with STOP_COPY | P2P | PRE_COPY through DeviceMigrationOps (a
  *   pre-copy read at the temporary end returns 0), DMA logging as dummy ops;
  *   no feature hook of its own, so other feature indexes are ENOTTY;
@@ -83,7 +83,7 @@ export class MttyDriver implements VfioDriver {
     this.config = new MttyConfigSpace(this.model.fn, this.model.portCount);
     this.irqs = new MttyIrqs(this.kernel, this.model);
     if (opts.migration ?? true) {
-      this.migration = new DeviceMigrationOps(this.device, this.kernel.user, { temporaryEnd: "zero" });
+      this.migration = new DeviceMigrationOps(this.device, this.kernel.user, { temporaryEnd: "zero", reset: "sessions" });
       const log = this.device.dmaLog;
       this.logging = log ? new MttyLoggingOps(log) : undefined;
     }
@@ -117,7 +117,8 @@ export class MttyDriver implements VfioDriver {
       case IOCTL.VFIO_DEVICE_SET_IRQS:
         return this.setIrqs(arg);
       case IOCTL.VFIO_DEVICE_RESET:
-        this.device.reset();
+        // mtty's reset is only the migration reset the VFIO core runs after this: sessions end,
+        // the state is RUNNING again, and the UART keeps its registers and FIFO
         return 0;
     }
     throw new Errno("ENOTTY", `ioctl 0x${request.toString(16)} is not an mtty device ioctl`, "ioctl");
