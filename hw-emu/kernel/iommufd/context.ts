@@ -14,7 +14,7 @@ import { vfioGroupOf } from "../vfio/group.js";
 import { attachDevice, detachDevice } from "./attach.js";
 import { dispatch } from "./dispatch.js";
 import { destroyHwpt } from "./hwpt.js";
-import type { DeviceObject, IoasObject, IommufdObject, ObjectType } from "./objects.js";
+import type { AccessObject, DeviceObject, IoasObject, IommufdObject, ObjectType } from "./objects.js";
 
 export interface IommufdOptions {
   /**
@@ -27,7 +27,7 @@ export interface IommufdOptions {
 
 type ObjectOf<T extends ObjectType> = Extract<IommufdObject, { type: T }>;
 
-const TYPE_NAME: Record<ObjectType, string> = { ioas: "IOAS", hwpt: "HWPT", device: "device" };
+const TYPE_NAME: Record<ObjectType, string> = { ioas: "IOAS", hwpt: "HWPT", device: "device", access: "access" };
 
 export class IommufdFile extends KFile implements IommufdBinding {
   readonly kind = "iommufd" as const;
@@ -99,6 +99,7 @@ export class IommufdFile extends KFile implements IommufdBinding {
     const syscall = "VFIO_DEVICE_BIND_IOMMUFD";
     // the device's DMA becomes this context's; a container owning the group excludes it
     vfioGroupOf(device)?.claimDmaOwner(this, false, syscall);
+    if (emulatedIommu(device)) return this.alloc<AccessObject>((id) => ({ type: "access", id, refs: 1, device, ioas: null })).id;
     return this.alloc<DeviceObject>((id) => ({
       type: "device",
       id,
@@ -111,19 +112,31 @@ export class IommufdFile extends KFile implements IommufdBinding {
   }
 
   unbindDevice(devid: number): void {
-    const dev = this.get(devid, "device", "VFIO_DEVICE_BIND_IOMMUFD");
-    detachDevice(this, dev);
+    const dev = this.bound(devid, "VFIO_DEVICE_BIND_IOMMUFD");
+    if (dev.type === "access") detachAccess(dev);
+    else detachDevice(this, dev);
     this.forget(dev);
     vfioGroupOf(dev.device)?.releaseDmaOwner(this);
     if (this.fdClosed) this.teardownIfIdle();
   }
 
   attachDevice(devid: number, ptId: number): number {
-    return attachDevice(this, this.get(devid, "device", "VFIO_DEVICE_ATTACH_IOMMUFD_PT"), ptId);
+    const syscall = "VFIO_DEVICE_ATTACH_IOMMUFD_PT";
+    const dev = this.bound(devid, syscall);
+    return dev.type === "access" ? attachAccess(dev, this.get(ptId, "ioas", syscall)) : attachDevice(this, dev, ptId);
   }
 
   detachDevice(devid: number): void {
-    detachDevice(this, this.get(devid, "device", "VFIO_DEVICE_DETACH_IOMMUFD_PT"));
+    const dev = this.bound(devid, "VFIO_DEVICE_DETACH_IOMMUFD_PT");
+    if (dev.type === "access") detachAccess(dev);
+    else detachDevice(this, dev);
+  }
+
+  /** The object a bind created: a device, or an access for an emulated-IOMMU device. */
+  private bound(id: number, syscall: string): DeviceObject | AccessObject {
+    const obj = this.get(id, undefined, syscall);
+    if (obj.type !== "device" && obj.type !== "access") throw new Errno("ENOENT", `object ${id} is a ${TYPE_NAME[obj.type]}, not a bound device`, syscall);
+    return obj;
   }
 
   // ---- lifetime ----
@@ -135,7 +148,7 @@ export class IommufdFile extends KFile implements IommufdBinding {
 
   /** Destroy every object once no device is bound: HWPTs first, then the IOASes they held. */
   private teardownIfIdle(): void {
-    if (this.all().some((o) => o.type === "device")) return;
+    if (this.all().some((o) => o.type === "device" || o.type === "access")) return;
     for (const o of this.all()) if (o.type === "hwpt") destroyHwpt(this, o);
     for (const o of this.all()) {
       if (o.type === "ioas") {
@@ -149,4 +162,25 @@ export class IommufdFile extends KFile implements IommufdBinding {
 /** Register /dev/iommu: every open gives a new iommufd context on `iommu`. */
 export function registerIommufdNode(kernel: Kernel, iommu: Iommu, options: IommufdOptions = {}): void {
   kernel.addDevice("/dev/iommu", () => new IommufdFile(kernel, iommu, options));
+}
+
+/** Devices behind an emulated IOMMU: no requester id of their own, and they pin what they touch. */
+function emulatedIommu(device: VfioDevice): boolean {
+  return device.driver.requesterId === null && device.driver.pinnedPageDirtyScope;
+}
+
+/** An access attaches to an IOAS only, and the id it reports is the IOAS's own; attaching again replaces it. */
+function attachAccess(access: AccessObject, ioas: IoasObject): number {
+  if (access.ioas !== ioas) {
+    if (access.ioas) access.ioas.refs--;
+    ioas.refs++;
+    access.ioas = ioas;
+  }
+  return ioas.id;
+}
+
+function detachAccess(access: AccessObject): void {
+  if (!access.ioas) return;
+  access.ioas.refs--;
+  access.ioas = null;
 }

@@ -43,5 +43,19 @@ export interface DeviceObject {
   hwpt: HwptObject | null;
 }
 
-export type IommufdObject = IoasObject | HwptObject | DeviceObject;
+/**
+ * A device behind an emulated IOMMU (an mdev that pins what it touches) bound to
+ * iommufd: Linux gives it an access object rather than a device object. It
+ * attaches straight to an IOAS (holding it), has no HWPT, and its id is no
+ * device id to GET_HW_INFO or HWPT_ALLOC.
+ */
+export interface AccessObject {
+  readonly type: "access";
+  readonly id: number;
+  refs: number;
+  readonly device: VfioDevice;
+  ioas: IoasObject | null;
+}
+
+export type IommufdObject = IoasObject | HwptObject | DeviceObject | AccessObject;
 export type ObjectType = IommufdObject["type"];
