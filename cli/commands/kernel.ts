@@ -36,7 +36,7 @@ function asUsageError<T>(fn: () => T): T {
 }
 
 export function registerKernel(program: Command): void {
-  const kernel = program.command("kernel").description("The Jupyter kernel: install or remove its kernelspec, or start it");
+  const kernel = program.command("kernel").description("the Jupyter kernel: install or remove its kernelspec, or start it");
 
   withLocationOptions(kernel.command("install").description("Write the vfio-workbench kernelspec (kernel.json) so Jupyter can start this kernel")).action(
     (flags: LocationFlags) => {

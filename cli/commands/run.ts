@@ -23,8 +23,8 @@ export function registerRun(program: Command): void {
   program
     .command("run")
     .description(
-      "Execute a notebook in a fresh kernel and write it with its outputs. Exits non-zero at the first failing cell; " +
-        `a cell tagged ${RAISES_EXCEPTION_TAG} must fail, and fails the run if it does not.`,
+      "execute a notebook in a fresh kernel and write it with its outputs; exits non-zero at the first failing cell (" +
+        `a cell tagged ${RAISES_EXCEPTION_TAG} must fail, and fails the run if it does not)`,
     )
     .argument("<notebook>", "the .ipynb file to execute")
     .option("-o, --output <file>", "where to write the executed notebook (default: over the input; - for stdout)")
