@@ -41,7 +41,7 @@ export function registerRun(program: Command): void {
           allowErrors: flags.allowErrors ?? false,
           timeoutSeconds,
           onProgress: (p) => {
-            const note = p.status === "ok" ? "" : ` ${p.status}`;
+            const note = p.status === "ok" ? (p.expectedError ? " did not raise" : "") : p.status === "error" && p.expectedError ? " raised, as tagged" : ` ${p.status}`;
             process.stderr.write(`cell ${p.index}/${p.total} (${p.seconds.toFixed(1)} s)${note}\n`);
           },
         });

@@ -19,6 +19,8 @@ export interface RunProgress {
   cellIndex: number;
   seconds: number;
   status: "ok" | "error" | "timeout";
+  /** the cell is tagged raises-exception: an error is what it should produce */
+  expectedError: boolean;
 }
 
 export interface RunOptions {
@@ -118,7 +120,7 @@ export async function runNotebookContent(notebook: Notebook, options: RunOptions
         if (!(err instanceof KernelError)) throw err;
         fail(timedOut ? "timeout" : "kernel-died", timedOut ? `did not finish within ${options.timeoutSeconds} s and ignored the interrupt` : err.message);
         const seconds = (performance.now() - started) / 1000;
-        options.onProgress?.({ index, total: codeCells.length, cellIndex, seconds, status: timedOut ? "timeout" : "error" });
+        options.onProgress?.({ index, total: codeCells.length, cellIndex, seconds, status: timedOut ? "timeout" : "error", expectedError: expectError });
         stopped = true;
         continue;
       } finally {
@@ -140,7 +142,7 @@ export async function runNotebookContent(notebook: Notebook, options: RunOptions
       } else if (expectError) {
         fail("missing-expected-error", `is tagged ${RAISES_EXCEPTION_TAG} but completed without an error`);
       }
-      options.onProgress?.({ index, total: codeCells.length, cellIndex, seconds, status: timedOut ? "timeout" : status });
+      options.onProgress?.({ index, total: codeCells.length, cellIndex, seconds, status: timedOut ? "timeout" : status, expectedError: expectError });
       if (failures.length > 0 && !options.allowErrors) stopped = true;
     }
   } finally {
