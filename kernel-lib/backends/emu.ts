@@ -11,3 +11,10 @@ export type { DeviceSpec, EmulatedMachine, MachineOptions };
 export function createEmuBackend(options: MachineOptions = {}): EmulatedMachine {
   return createMachine(options);
 }
+
+/**
+ * The lab: observe and disturb emulated devices the way real hardware does not allow
+ * (pending interrupts, internal state, lost peer writes, traffic on demand). Notebooks
+ * that use it say so; the machine's own `lab` covers memory, IOMMU and DMA.
+ */
+export * as lab from "../../hw-emu/hw/lab-devices.js";

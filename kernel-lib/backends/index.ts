@@ -1,3 +1,3 @@
 /** The two implementations of the syscall line. */
-export { createEmuBackend, type DeviceSpec, type EmulatedMachine, type MachineOptions } from "./emu.js";
+export { createEmuBackend, lab, type DeviceSpec, type EmulatedMachine, type MachineOptions } from "./emu.js";
 export { createNativeBackend, nativeBackendStatus } from "./native/index.js";
