@@ -148,14 +148,22 @@ class Kernel {
   }
 
   private publish(msgType: string, content: Record<string, unknown>, parent: MessageHeader | Record<string, never>): void {
+    this.iopubOutbox.send(this.iopubFrames(msgType, content, parent));
+  }
+
+  private iopubFrames(msgType: string, content: Record<string, unknown>, parent: MessageHeader | Record<string, never>): Buffer[] {
     const header = newHeader(msgType, this.session, USERNAME);
     const topic = Buffer.from(`kernel.${this.session}.${msgType}`);
-    this.iopubOutbox.send(encodeMessage({ identities: [topic], header, parent_header: parent, metadata: {}, content }, this.signer));
+    return encodeMessage({ identities: [topic], header, parent_header: parent, metadata: {}, content }, this.signer);
   }
 
   private reply(request: Request, msgType: string, content: Record<string, unknown>): void {
+    this.shellOutbox.send(this.replyFrames(request, msgType, content));
+  }
+
+  private replyFrames(request: Request, msgType: string, content: Record<string, unknown>): Buffer[] {
     const header = newHeader(msgType, this.session, USERNAME);
-    this.shellOutbox.send(encodeMessage({ identities: request.identities, header, parent_header: request.header, metadata: {}, content }, this.signer));
+    return encodeMessage({ identities: request.identities, header, parent_header: request.header, metadata: {}, content }, this.signer);
   }
 
   private async onControlThread(message: FromControlThread): Promise<void> {
@@ -204,7 +212,8 @@ class Kernel {
     try {
       switch (type) {
         case "execute_request":
-          await this.execute(request);
+          // a successful cell sends its idle status itself, right behind its reply
+          if (await this.execute(request)) return;
           break;
         case "kernel_info_request":
           this.reply(request, "kernel_info_reply", kernelInfoContent());
@@ -262,7 +271,8 @@ class Kernel {
       : { status: "ok", found: true, data: { "text/plain": text }, metadata: {} };
   }
 
-  private async execute(request: Request): Promise<void> {
+  /** Runs a cell; returns true when it already published the idle status. */
+  private async execute(request: Request): Promise<boolean> {
     const content = request.content;
     const code = str(content.code);
     const silent = content.silent === true;
@@ -283,10 +293,10 @@ class Kernel {
     this.capture.flush();
 
     let error: CellError | null = outcome.status === "error" ? outcome.error : null;
+    let result: Buffer[] | null = null;
     if (outcome.status === "ok" && outcome.value && !silent) {
       try {
-        const bundle = valueBundle(outcome.value.value);
-        this.publish("execute_result", { execution_count: count, ...bundle }, request.header);
+        result = this.iopubFrames("execute_result", { execution_count: count, ...valueBundle(outcome.value.value) }, request.header);
       } catch (err) {
         error = describeThrown(err);
       }
@@ -295,14 +305,21 @@ class Kernel {
       this.publish("error", { ...error }, request.header);
       this.reply(request, "execute_reply", { status: "error", execution_count: count, ...error });
       if (content.stop_on_error !== false) await this.abortQueuedExecutions();
-      return;
+      return false;
     }
-    this.reply(request, "execute_reply", {
+    // Encode the cell's last three messages first and send them back to back, so a client
+    // waiting for the reply and the idle status gets them in one wake-up.
+    const reply = this.replyFrames(request, "execute_reply", {
       status: "ok",
       execution_count: count,
       payload: [],
       user_expressions: this.userExpressions(content.user_expressions),
     });
+    const idle = this.iopubFrames("status", { execution_state: "idle" }, request.header);
+    if (result) this.iopubOutbox.send(result);
+    this.shellOutbox.send(reply);
+    this.iopubOutbox.send(idle);
+    return true;
   }
 
   private userExpressions(requested: unknown): Record<string, unknown> {
