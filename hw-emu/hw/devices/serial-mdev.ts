@@ -588,26 +588,28 @@ class SerialResumeStream implements ResumeStream {
 
   write(bytes: Uint8Array): number {
     if (this.closed) throw new DeviceMigrationError("session-closed", "resume session has ended");
-    if (this.broken) throw this.broken;
     if (this.bytesWritten + bytes.length > this.buf.length) throw new DeviceMigrationError("too-big", `serial state is ${this.buf.length} bytes`);
     this.buf.set(bytes, this.bytesWritten);
-    if (!this.headerChecked && this.bytesWritten + bytes.length >= SERIAL_HEADER_SIZE) {
+    // like mtty: the bytes count even when the header they complete is refused, and the
+    // header is checked once, when it becomes complete
+    this.bytesWritten += bytes.length;
+    if (!this.headerChecked && this.bytesWritten >= SERIAL_HEADER_SIZE) {
+      this.headerChecked = true;
       try {
         this.dev.checkHeader(this.buf);
       } catch (e) {
         if (e instanceof DeviceMigrationError) this.broken = e;
         throw e;
       }
-      this.headerChecked = true;
     }
-    this.bytesWritten += bytes.length;
     return bytes.length;
   }
 
   finish(): void {
     if (this.closed) throw new DeviceMigrationError("session-closed", "resume session has ended");
-    if (this.broken) throw this.broken;
+    // completeness first: mtty checks only that a whole state's worth of bytes arrived
     if (this.bytesWritten < this.buf.length) throw new DeviceMigrationError("incomplete", `${this.bytesWritten} of ${this.buf.length} state bytes received`);
+    if (this.broken) throw this.broken;
     this.dev.loadImage(this.buf);
     this.close();
   }
