@@ -8,7 +8,9 @@ import { createMachine, type EmulatedMachine } from "../hw-emu/machine/machine.j
 import { MMAP, type Syscalls } from "../hw-emu/uapi/index.js";
 import { Random } from "../hw-emu/sim/random.js";
 import { Device, Iommufd, type CdevDevice, type Hwpt, type Ioas } from "../kernel-lib/vfio/index.js";
-import { bestOf, consume } from "./timing.js";
+import type { DirtyBitmap } from "../kernel-lib/vfio/bitmap.js";
+import { bestOf, consume, round3 } from "./timing.js";
+import type { BenchResult } from "./types.js";
 
 export const PAGE = 4096;
 
@@ -56,7 +58,7 @@ export function scatteredPages(pages: number): Int32Array {
 }
 
 /** Number of set bits in a byte bitmap (checks only; skips zero words). */
-export function countSetBits(bytes: Uint8Array): number {
+function countSetBits(bytes: Uint8Array): number {
   const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2);
   let n = 0;
   for (let i = 0; i < words.length; i++) {
@@ -70,7 +72,7 @@ export function countSetBits(bytes: Uint8Array): number {
 }
 
 /** Whether exactly the bits of `pages` are set in `bytes`. */
-export function holdsExactly(bytes: Uint8Array, pages: Int32Array): boolean {
+function holdsExactly(bytes: Uint8Array, pages: Int32Array): boolean {
   if (countSetBits(bytes) !== pages.length) return false;
   for (let i = 0; i < pages.length; i++) {
     const p = pages[i]!;
@@ -80,11 +82,67 @@ export function holdsExactly(bytes: Uint8Array, pages: Int32Array): boolean {
 }
 
 /** The baseline: best of `reps` plain summing passes over the bitmap's bytes as a Uint32Array. */
-export function baselineMs(bitmap: Uint8Array, reps: number): number {
+function baselineMs(bitmap: Uint8Array, reps: number): number {
   const words = new Uint32Array(bitmap.buffer, bitmap.byteOffset, bitmap.byteLength >>> 2);
   return bestOf(reps, () => {
     let s = 0;
     for (let i = 0; i < words.length; i++) s = (s + words[i]!) | 0;
     consume(s);
   });
+}
+
+export interface HarvestMeasure {
+  /** benchmark name, for its result and its error messages */
+  name: string;
+  quick: boolean;
+  rig: HarvestRig;
+  /** the pages made dirty before each timed call */
+  dirty: Int32Array;
+  /** make `dirty` dirty again (lab side, outside the timed region) */
+  mark: () => void;
+  /** the raw ioctl into the rig's registered bitmap (read-and-clear) */
+  harvest: () => unknown;
+  /** the library call a notebook makes, which allocates its own bitmap */
+  libraryCall: () => DirtyBitmap;
+}
+
+/**
+ * Time the raw harvest (best of N, bitmap zeroed and pages re-marked before each call), check it
+ * reported exactly the marked pages and that a second call reports none, time the library call,
+ * and measure the baseline; returns the benchmark's result.
+ */
+export function measureHarvest(m: HarvestMeasure): BenchResult {
+  const { name, quick, rig, dirty, mark, harvest } = m;
+  const { bitmap, range } = rig;
+  // best of 11: the hosts are shared and noisy (anchors §3.2)
+  const reps = quick ? 2 : 11;
+  const projectMs = bestOf(reps, harvest, () => {
+    bitmap.fill(0);
+    mark();
+  });
+  if (!holdsExactly(bitmap, dirty)) throw new Error(`${name}: reported ${countSetBits(bitmap)} dirty pages, expected exactly the ${dirty.length} marked`);
+  bitmap.fill(0);
+  harvest();
+  if (countSetBits(bitmap) !== 0) throw new Error(`${name}: bits survived a read-and-clear`);
+
+  let last: DirtyBitmap | null = null;
+  const libraryMs = bestOf(quick ? 1 : 3, () => (last = m.libraryCall()), mark);
+  const libraryCount = last === null ? 0 : (last as DirtyBitmap).count();
+  if (libraryCount !== dirty.length) throw new Error(`${name}: the library call reported ${libraryCount} pages, expected ${dirty.length}`);
+
+  const baseMs = baselineMs(bitmap, reps);
+  const ratio = projectMs / baseMs;
+  return {
+    name,
+    ratio: round3(ratio),
+    target: "ratio <= 2",
+    ok: ratio <= 2,
+    project_ms: round3(projectMs),
+    baseline_ms: round3(baseMs),
+    library_call_ms: round3(libraryMs),
+    iova_range_gib: range / 2 ** 30,
+    bitmap_mib: bitmap.byteLength / 2 ** 20,
+    dirty_pages: dirty.length,
+    quick,
+  };
 }
