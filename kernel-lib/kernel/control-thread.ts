@@ -1,7 +1,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import * as zmq from "zeromq";
 import { endpoint } from "./connection.js";
-import { Outbox } from "./outbox.js";
+import { IMMEDIATE_SEND, Outbox } from "./outbox.js";
 import { STATE_EXECUTING, STATE_SERIAL, type ControlThreadConfig, type FromControlThread, type ToControlThread } from "./thread-protocol.js";
 import { decodeMessage, encodeMessage, newHeader, Signer, WireError, type JupyterMessage } from "./wire.js";
 
@@ -27,8 +27,8 @@ function post(message: FromControlThread): void {
 }
 
 const report = (err: unknown) => post({ kind: "log", text: `control thread: send failed: ${String(err)}` });
-const control = new zmq.Router({ linger: 500 });
-const stdin = new zmq.Router({ linger: 0 });
+const control = new zmq.Router({ linger: 500, ...IMMEDIATE_SEND });
+const stdin = new zmq.Router({ linger: 0, ...IMMEDIATE_SEND });
 const hb = new zmq.Reply({ linger: 0 });
 const sockets = [control, stdin, hb];
 const controlOutbox = new Outbox(control, report);

@@ -10,7 +10,7 @@ import { endpoint, readConnectionFile, type ConnectionInfo } from "./connection.
 import { jsonSafeData, setDisplaySink, type MimeData } from "./display-channel.js";
 import { kernelInfoContent } from "./kernel-info.js";
 import { OutputCapture } from "./output-capture.js";
-import { Outbox } from "./outbox.js";
+import { IMMEDIATE_SEND, Outbox } from "./outbox.js";
 import { enableSelfReferenceTypes } from "./self-reference.js";
 import {
   STATE_EXECUTING,
@@ -60,8 +60,8 @@ class Kernel {
   private readonly state = new Int32Array(new SharedArrayBuffer(STATE_SLOTS * Int32Array.BYTES_PER_ELEMENT));
   private readonly signer: Signer;
   private readonly capture: OutputCapture;
-  private readonly shell = new zmq.Router({ linger: 500 });
-  private readonly iopub = new zmq.Publisher({ linger: 500, sendHighWaterMark: 100_000 });
+  private readonly shell = new zmq.Router({ linger: 500, ...IMMEDIATE_SEND });
+  private readonly iopub = new zmq.Publisher({ linger: 500, sendHighWaterMark: 100_000, ...IMMEDIATE_SEND });
   private readonly shellOutbox: Outbox;
   private readonly iopubOutbox: Outbox;
   private worker!: Worker;

@@ -1,15 +1,16 @@
 import type * as zmq from "zeromq";
 
 /**
- * Ordered sends on one ZeroMQ socket. zeromq queues a message synchronously when it can (so a
- * cell stuck in a loop still streams its output), but allows only one send to wait at a time:
- * when one is waiting, later messages line up behind it here.
+ * Options for the kernel's sending sockets (ROUTER and PUB), which never block on a send:
+ * ZeroMQ drops what a peer cannot take. With a send timeout of 0, zeromq.js hands every
+ * message to ZeroMQ at once. Otherwise it defers one send in every 513 to a later event-loop
+ * turn, and that send (with all that must follow it in order) would wait until the running
+ * cell returns to the loop: a blocking cell's output would stop streaming.
  */
-export class Outbox {
-  private readonly queue: Buffer[][] = [];
-  private draining = false;
-  private last: Promise<void> = Promise.resolve();
+export const IMMEDIATE_SEND = { sendTimeout: 0 } as const;
 
+/** Sends on a socket made with IMMEDIATE_SEND: each message is queued before send() returns, in call order. */
+export class Outbox {
   constructor(
     private readonly socket: zmq.Writable & { readonly closed: boolean },
     private readonly report: (err: unknown) => void,
@@ -17,32 +18,10 @@ export class Outbox {
 
   send(frames: Buffer[]): void {
     if (this.socket.closed) return;
-    if (!this.draining) {
-      try {
-        this.last = this.socket.send(frames).catch(this.report);
-        return;
-      } catch (err) {
-        if ((err as { code?: string }).code !== "EBUSY") {
-          this.report(err);
-          return;
-        }
-      }
-    }
-    this.queue.push(frames);
-    if (!this.draining) void this.drain();
-  }
-
-  private async drain(): Promise<void> {
-    this.draining = true;
     try {
-      await this.last;
-      for (let frames = this.queue.shift(); frames; frames = this.queue.shift()) {
-        if (this.socket.closed) break;
-        await this.socket.send(frames).catch(this.report);
-      }
-    } finally {
-      this.draining = false;
-      this.queue.length = 0;
+      this.socket.send(frames).catch(this.report);
+    } catch (err) {
+      this.report(err);
     }
   }
 }

@@ -129,6 +129,27 @@ describe("execute", () => {
     expect(ofType(result.messages, "execute_result")[0]!.content.data).toEqual({ "text/plain": "4" });
   });
 
+  it("streams a blocking cell's output while it runs, after any number of earlier messages", async () => {
+    // zeromq.js defers one send to a later event-loop turn after 512 immediate ones; iopub
+    // must not let that hold back the output of a cell that blocks the loop.
+    const arrivals: number[] = [];
+    const { reply } = await kernel.execute(
+      [
+        `import { display } from ${displayChannel};`,
+        `import { mimeBundle } from ${mimeBundleModule};`,
+        'for (let i = 0; i < 600; i++) display(mimeBundle({ "text/plain": String(i) }));',
+        "const until = Date.now() + 1500;",
+        "let next = 0;",
+        'while (Date.now() < until) { if (Date.now() >= next) { console.log("tick"); next = Date.now() + 100; } }',
+      ].join("\n"),
+      { onMessage: (m) => m.header.msg_type === "stream" && arrivals.push(performance.now()) },
+    );
+    const replyAt = performance.now();
+    expect(reply.content.status).toBe("ok");
+    expect(arrivals.length).toBeGreaterThan(1);
+    expect(replyAt - arrivals[0]!).toBeGreaterThan(700);
+  });
+
   it("runs silent requests without execute_input, result or a new count", async () => {
     const before = (await kernel.execute("0")).reply.content.execution_count as number;
     const silent = await kernel.execute("console.log('quiet'); 5", { silent: true });
