@@ -1,6 +1,11 @@
+import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
 import { KernelClient } from "../kernel-lib/kernel/client.js";
+import { packageInfo } from "../kernel-lib/kernel/package-root.js";
+import { round3 } from "./timing.js";
 import type { Benchmark, BenchResult } from "./types.js";
 
 /**
@@ -8,6 +13,11 @@ import type { Benchmark, BenchResult } from "./types.js";
  * execute_reply and the idle status have arrived), against tslab's converter and executor
  * running the same cell directly in this process. The two are measured alternately so that
  * load from other processes hits both alike.
+ *
+ * A third measurement, in the same rounds, sets the kernel's overhead against the least any
+ * Jupyter kernel can cost here: the same messages exchanged with a peer that runs no code and
+ * only busy-waits as long as the cell took in tslab (jupyter-floor-peer.ts). The target is the
+ * issue's; the floor says how much of the gap is ZeroMQ and the message format themselves.
  */
 
 const CELL = "1+1";
@@ -24,6 +34,16 @@ function tslabAlone(): TslabExecutor {
   return createExecutor(process.cwd(), { node, browser: node, close: () => node.close() }, silent);
 }
 
+/** The compiled peer: next to this module in dist/, or dist's copy when this module runs from sources (tests). */
+function floorPeerPath(): string {
+  const here = fileURLToPath(import.meta.url);
+  const sibling = join(dirname(here), "jupyter-floor-peer.js");
+  if (here.endsWith(".js") && existsSync(sibling)) return sibling;
+  const built = join(packageInfo().root, "dist", "bench", "jupyter-floor-peer.js");
+  if (!existsSync(built)) throw new Error(`${built} is missing: run npm run build`);
+  return built;
+}
+
 function median(samples: number[]): number {
   const sorted = [...samples].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
@@ -35,19 +55,20 @@ function percentile(samples: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 }
 
-const round3 = (x: number) => Math.round(x * 1000) / 1000;
-
 export const kernelCell: Benchmark = {
   name: "kernel-cell",
-  description: "median round trip of a `1+1` cell through the kernel over ZeroMQ vs tslab's converter+executor in-process",
+  description: "median round trip of a `1+1` cell through the kernel over ZeroMQ vs tslab's converter+executor in-process (with the ZeroMQ floor: a peer that runs no code)",
   async run({ quick }): Promise<BenchResult> {
     const warmup = quick ? 3 : 30;
     const rounds = quick ? 10 : 300;
     const direct = tslabAlone();
     const client = await KernelClient.start({ cwd: process.cwd() });
+    let floor: KernelClient | undefined;
     try {
+      floor = await KernelClient.start({ launcher: floorPeerPath() });
       const viaKernel: number[] = [];
       const alone: number[] = [];
+      const viaFloor: number[] = [];
       for (let i = 0; i < warmup + rounds; i++) {
         let t0 = performance.now();
         if (!(await direct.execute(CELL))) throw new Error(`tslab failed to run ${CELL}`);
@@ -56,13 +77,19 @@ export const kernelCell: Benchmark = {
         const { reply } = await client.execute(CELL);
         const k = performance.now() - t0;
         if (reply.content.status !== "ok") throw new Error(`the kernel failed to run ${CELL}: ${JSON.stringify(reply.content)}`);
+        t0 = performance.now();
+        await floor.execute(String(a));
+        const f = performance.now() - t0;
         if (i >= warmup) {
           alone.push(a);
           viaKernel.push(k);
+          // the peer's wait stands for the cell's run, so what is left over is the floor's overhead
+          viaFloor.push(f - a);
         }
       }
       const kernelMs = median(viaKernel);
       const baselineMs = median(alone);
+      const floorOverheadMs = median(viaFloor);
       const ratio = kernelMs / baselineMs;
       return {
         name: "kernel-cell",
@@ -75,9 +102,12 @@ export const kernelCell: Benchmark = {
         kernel_p90_ms: round3(percentile(viaKernel, 0.9)),
         baseline_p90_ms: round3(percentile(alone, 0.9)),
         overhead_ms: round3(kernelMs - baselineMs),
+        floor_overhead_ms: round3(floorOverheadMs),
+        floor_ratio: round3((baselineMs + floorOverheadMs) / baselineMs),
       };
     } finally {
       direct.close();
+      await floor?.close(); // the peer has no control channel to ask it to shut down
       await client.shutdown();
     }
   },

@@ -11,8 +11,10 @@ describe("kernel-cell benchmark", () => {
     expect(typeof result.ratio).toBe("number");
     expect(result.ratio).toBeGreaterThan(0);
     expect(typeof result.ok).toBe("boolean");
-    for (const key of ["kernel_median_ms", "baseline_median_ms", "kernel_p90_ms", "baseline_p90_ms"]) {
+    for (const key of ["kernel_median_ms", "baseline_median_ms", "kernel_p90_ms", "baseline_p90_ms", "floor_overhead_ms"]) {
       expect(result[key]).toBeGreaterThan(0);
     }
+    // the floor peer waits as long as tslab took, so its round trip cannot be shorter
+    expect(result.floor_ratio).toBeGreaterThan(1);
   });
 });

@@ -1,0 +1,64 @@
+/**
+ * The cheapest thing a Jupyter client can talk to: a process that binds shell and iopub,
+ * checks signatures and answers with the messages a kernel sends for a cell (status busy,
+ * execute_input, execute_result, execute_reply, status idle), but runs no code. The cell's
+ * text is a number of milliseconds to busy-wait in place of running it. `kernel-cell` times
+ * it to show how much of the kernel's overhead ZeroMQ and the message format cost by themselves.
+ *
+ * argv: -f CONNECTION_FILE. Runs until killed.
+ */
+import * as zmq from "zeromq";
+import { endpoint, readConnectionFile } from "../kernel-lib/kernel/connection.js";
+import { IMMEDIATE_SEND } from "../kernel-lib/kernel/outbox.js";
+import { decodeMessage, encodeMessage, newHeader, Signer, type JupyterMessage } from "../kernel-lib/kernel/wire.js";
+
+const SESSION = "jupyter-floor-peer";
+const USERNAME = "kernel";
+
+function busyWait(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end);
+}
+
+async function serve(connectionFile: string): Promise<void> {
+  const connection = readConnectionFile(connectionFile);
+  const signer = new Signer(connection.key, connection.signature_scheme);
+  const shell = new zmq.Router({ linger: 0, ...IMMEDIATE_SEND });
+  const iopub = new zmq.Publisher({ linger: 0, ...IMMEDIATE_SEND });
+  await Promise.all([shell.bind(endpoint(connection, "shell")), iopub.bind(endpoint(connection, "iopub"))]);
+
+  const encode = (request: JupyterMessage, msgType: string, content: Record<string, unknown>, identities: Uint8Array[]) =>
+    encodeMessage({ identities, header: newHeader(msgType, SESSION, USERNAME), parent_header: request.header, metadata: {}, content }, signer);
+  const onIopub = (request: JupyterMessage, msgType: string, content: Record<string, unknown>) =>
+    encode(request, msgType, content, [Buffer.from(`kernel.${SESSION}.${msgType}`)]);
+  const send = (socket: zmq.Router | zmq.Publisher, frames: Buffer[]) => void socket.send(frames).catch(() => undefined);
+
+  let count = 0;
+  for await (const frames of shell) {
+    const request = decodeMessage(frames, signer);
+    send(iopub, onIopub(request, "status", { execution_state: "busy" }));
+    if (request.header.msg_type === "execute_request") {
+      const code = String(request.content.code);
+      count++;
+      send(iopub, onIopub(request, "execute_input", { code, execution_count: count }));
+      busyWait(Number(code));
+      // Encoded first and sent back to back, as the kernel does.
+      const result = onIopub(request, "execute_result", { execution_count: count, data: { "text/plain": "2" }, metadata: {} });
+      const reply = encode(request, "execute_reply", { status: "ok", execution_count: count, payload: [], user_expressions: {} }, request.identities);
+      const idle = onIopub(request, "status", { execution_state: "idle" });
+      send(iopub, result);
+      send(shell, reply);
+      send(iopub, idle);
+    } else {
+      send(shell, encode(request, request.header.msg_type.replace(/_request$/, "_reply"), { status: "ok" }, request.identities));
+      send(iopub, onIopub(request, "status", { execution_state: "idle" }));
+    }
+  }
+}
+
+const at = process.argv.indexOf("-f");
+if (at < 0 || !process.argv[at + 1]) {
+  process.stderr.write("usage: jupyter-floor-peer.js -f CONNECTION_FILE\n");
+  process.exit(2);
+}
+await serve(process.argv[at + 1]!);
