@@ -5,7 +5,11 @@
  * text is a number of milliseconds to busy-wait in place of running it. `kernel-cell` times
  * it to show how much of the kernel's overhead ZeroMQ and the message format cost by themselves.
  *
- * argv: -f CONNECTION_FILE. Runs until killed.
+ * With --raw it speaks no Jupyter at all: a request is [milliseconds, round], and the answer is
+ * the same five messages' bytes, encoded once at start (no JSON, no signatures per message),
+ * each tagged with the round; zeromq-floor.ts is its client. That is ZeroMQ's own floor.
+ *
+ * argv: -f CONNECTION_FILE [--raw]. Runs until killed.
  */
 import * as zmq from "zeromq";
 import { endpoint, readConnectionFile } from "../kernel-lib/kernel/connection.js";
@@ -56,9 +60,42 @@ async function serve(connectionFile: string): Promise<void> {
   }
 }
 
+/** Frames of a typical message of each kind, with the routing prefix left off. */
+function typicalMessages(signer: Signer): Record<"busy" | "input" | "result" | "reply" | "idle", Buffer[]> {
+  const request = { header: newHeader("execute_request", "client", "user") } as JupyterMessage;
+  const frames = (msgType: string, content: Record<string, unknown>) =>
+    encodeMessage({ identities: [], header: newHeader(msgType, SESSION, USERNAME), parent_header: request.header, metadata: {}, content }, signer);
+  return {
+    busy: frames("status", { execution_state: "busy" }),
+    input: frames("execute_input", { code: "1+1", execution_count: 1 }),
+    result: frames("execute_result", { execution_count: 1, data: { "text/plain": "2" }, metadata: {} }),
+    reply: frames("execute_reply", { status: "ok", execution_count: 1, payload: [], user_expressions: {} }),
+    idle: frames("status", { execution_state: "idle" }),
+  };
+}
+
+async function serveRaw(connectionFile: string): Promise<void> {
+  const connection = readConnectionFile(connectionFile);
+  const shell = new zmq.Router({ linger: 0, ...IMMEDIATE_SEND });
+  const iopub = new zmq.Publisher({ linger: 0, ...IMMEDIATE_SEND });
+  await Promise.all([shell.bind(endpoint(connection, "shell")), iopub.bind(endpoint(connection, "iopub"))]);
+  const typical = typicalMessages(new Signer(connection.key, connection.signature_scheme));
+  const topic = (name: string) => Buffer.from(`kernel.${SESSION}.${name}`);
+  const topics = { busy: topic("busy"), input: topic("input"), result: topic("result"), idle: topic("idle") };
+  const send = (socket: zmq.Router | zmq.Publisher, frames: Buffer[]) => void socket.send(frames).catch(() => undefined);
+  for await (const [identity, ms, round] of shell) {
+    send(iopub, [topics.busy, ...typical.busy, round!]);
+    send(iopub, [topics.input, ...typical.input, round!]);
+    busyWait(Number(ms!.toString()));
+    send(iopub, [topics.result, ...typical.result, round!]);
+    send(shell, [identity!, ...typical.reply, round!]);
+    send(iopub, [topics.idle, ...typical.idle, round!]);
+  }
+}
+
 const at = process.argv.indexOf("-f");
 if (at < 0 || !process.argv[at + 1]) {
-  process.stderr.write("usage: jupyter-floor-peer.js -f CONNECTION_FILE\n");
+  process.stderr.write("usage: jupyter-floor-peer.js -f CONNECTION_FILE [--raw]\n");
   process.exit(2);
 }
-await serve(process.argv[at + 1]!);
+await (process.argv.includes("--raw") ? serveRaw : serve)(process.argv[at + 1]!);

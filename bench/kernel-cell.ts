@@ -7,6 +7,7 @@ import { KernelClient } from "../kernel-lib/kernel/client.js";
 import { packageInfo } from "../kernel-lib/kernel/package-root.js";
 import { round3 } from "./timing.js";
 import type { Benchmark, BenchResult } from "./types.js";
+import { RawFloorClient } from "./zeromq-floor.js";
 
 /**
  * Round trip of a trivial cell (`1+1`) through the kernel over ZeroMQ (execute_request until
@@ -14,10 +15,12 @@ import type { Benchmark, BenchResult } from "./types.js";
  * running the same cell directly in this process. The two are measured alternately so that
  * load from other processes hits both alike.
  *
- * A third measurement, in the same rounds, sets the kernel's overhead against the least any
- * Jupyter kernel can cost here: the same messages exchanged with a peer that runs no code and
- * only busy-waits as long as the cell took in tslab (jupyter-floor-peer.ts). The target is the
- * issue's; the floor says how much of the gap is ZeroMQ and the message format themselves.
+ * Two more measurements, in the same rounds, set the kernel's overhead against the least a
+ * kernel can cost here. Both peers run no code and busy-wait as long as the cell took in tslab
+ * (jupyter-floor-peer.ts): the Jupyter floor exchanges the same signed messages through this
+ * package's client; the ZeroMQ floor sends the same bytes, prebuilt, and parses nothing
+ * (zeromq-floor.ts). The target is the issue's; the floors say how much of the gap is the
+ * message format and ZeroMQ themselves.
  */
 
 const CELL = "1+1";
@@ -55,42 +58,52 @@ function percentile(samples: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 }
 
+/** Time of `fn` in ms. */
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+}
+
 export const kernelCell: Benchmark = {
   name: "kernel-cell",
-  description: "median round trip of a `1+1` cell through the kernel over ZeroMQ vs tslab's converter+executor in-process (with the ZeroMQ floor: a peer that runs no code)",
+  description:
+    "median round trip of a `1+1` cell through the kernel over ZeroMQ vs tslab's converter+executor in-process (with two floors: a Jupyter peer and a bare ZeroMQ peer that run no code)",
   async run({ quick }): Promise<BenchResult> {
     const warmup = quick ? 3 : 30;
     const rounds = quick ? 10 : 300;
     const direct = tslabAlone();
     const client = await KernelClient.start({ cwd: process.cwd() });
-    let floor: KernelClient | undefined;
+    let jupyterFloor: KernelClient | undefined;
+    let zeromqFloor: RawFloorClient | undefined;
     try {
-      floor = await KernelClient.start({ launcher: floorPeerPath() });
-      const viaKernel: number[] = [];
+      jupyterFloor = await KernelClient.start({ launcher: floorPeerPath() });
+      zeromqFloor = await RawFloorClient.start(floorPeerPath());
       const alone: number[] = [];
-      const viaFloor: number[] = [];
+      const viaKernel: number[] = [];
+      // The peers busy-wait as long as the cell took alone; what is left over is their overhead.
+      const jupyterOverhead: number[] = [];
+      const zeromqOverhead: number[] = [];
       for (let i = 0; i < warmup + rounds; i++) {
-        let t0 = performance.now();
-        if (!(await direct.execute(CELL))) throw new Error(`tslab failed to run ${CELL}`);
-        const a = performance.now() - t0;
-        t0 = performance.now();
-        const { reply } = await client.execute(CELL);
-        const k = performance.now() - t0;
-        if (reply.content.status !== "ok") throw new Error(`the kernel failed to run ${CELL}: ${JSON.stringify(reply.content)}`);
-        t0 = performance.now();
-        await floor.execute(String(a));
-        const f = performance.now() - t0;
+        let ok = true;
+        const a = await timed(async () => (ok = await direct.execute(CELL)));
+        if (!ok) throw new Error(`tslab failed to run ${CELL}`);
+        let status: unknown;
+        const k = await timed(async () => (status = (await client.execute(CELL)).reply.content.status));
+        if (status !== "ok") throw new Error(`the kernel failed to run ${CELL} (status ${String(status)})`);
+        const j = await timed(() => jupyterFloor!.execute(String(a)));
+        const z = await timed(() => zeromqFloor!.roundTrip(a));
         if (i >= warmup) {
           alone.push(a);
           viaKernel.push(k);
-          // the peer's wait stands for the cell's run, so what is left over is the floor's overhead
-          viaFloor.push(f - a);
+          jupyterOverhead.push(j - a);
+          zeromqOverhead.push(z - a);
         }
       }
       const kernelMs = median(viaKernel);
       const baselineMs = median(alone);
-      const floorOverheadMs = median(viaFloor);
       const ratio = kernelMs / baselineMs;
+      const floorRatio = (overheads: number[]) => round3((baselineMs + median(overheads)) / baselineMs);
       return {
         name: "kernel-cell",
         ratio: round3(ratio),
@@ -102,12 +115,15 @@ export const kernelCell: Benchmark = {
         kernel_p90_ms: round3(percentile(viaKernel, 0.9)),
         baseline_p90_ms: round3(percentile(alone, 0.9)),
         overhead_ms: round3(kernelMs - baselineMs),
-        floor_overhead_ms: round3(floorOverheadMs),
-        floor_ratio: round3((baselineMs + floorOverheadMs) / baselineMs),
+        jupyter_floor_overhead_ms: round3(median(jupyterOverhead)),
+        jupyter_floor_ratio: floorRatio(jupyterOverhead),
+        zeromq_floor_overhead_ms: round3(median(zeromqOverhead)),
+        zeromq_floor_ratio: floorRatio(zeromqOverhead),
       };
     } finally {
       direct.close();
-      await floor?.close(); // the peer has no control channel to ask it to shut down
+      zeromqFloor?.close();
+      await jupyterFloor?.close(); // the peer has no control channel to ask it to shut down
       await client.shutdown();
     }
   },
