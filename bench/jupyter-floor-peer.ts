@@ -12,7 +12,7 @@
  * argv: -f CONNECTION_FILE [--raw]. Runs until killed.
  */
 import * as zmq from "zeromq";
-import { endpoint, readConnectionFile } from "../kernel-lib/kernel/connection.js";
+import { endpoint, readConnectionFile, type ConnectionInfo } from "../kernel-lib/kernel/connection.js";
 import { IMMEDIATE_SEND } from "../kernel-lib/kernel/outbox.js";
 import { decodeMessage, encodeMessage, newHeader, Signer, type JupyterMessage } from "../kernel-lib/kernel/wire.js";
 
@@ -24,18 +24,24 @@ function busyWait(ms: number): void {
   while (performance.now() < end);
 }
 
-async function serve(connectionFile: string): Promise<void> {
-  const connection = readConnectionFile(connectionFile);
-  const signer = new Signer(connection.key, connection.signature_scheme);
+async function bindShellAndIopub(connection: ConnectionInfo): Promise<{ shell: zmq.Router; iopub: zmq.Publisher }> {
   const shell = new zmq.Router({ linger: 0, ...IMMEDIATE_SEND });
   const iopub = new zmq.Publisher({ linger: 0, ...IMMEDIATE_SEND });
   await Promise.all([shell.bind(endpoint(connection, "shell")), iopub.bind(endpoint(connection, "iopub"))]);
+  return { shell, iopub };
+}
+
+const send = (socket: zmq.Router | zmq.Publisher, frames: Buffer[]) => void socket.send(frames).catch(() => undefined);
+
+async function serve(connectionFile: string): Promise<void> {
+  const connection = readConnectionFile(connectionFile);
+  const signer = new Signer(connection.key, connection.signature_scheme);
+  const { shell, iopub } = await bindShellAndIopub(connection);
 
   const encode = (request: JupyterMessage, msgType: string, content: Record<string, unknown>, identities: Uint8Array[]) =>
     encodeMessage({ identities, header: newHeader(msgType, SESSION, USERNAME), parent_header: request.header, metadata: {}, content }, signer);
   const onIopub = (request: JupyterMessage, msgType: string, content: Record<string, unknown>) =>
     encode(request, msgType, content, [Buffer.from(`kernel.${SESSION}.${msgType}`)]);
-  const send = (socket: zmq.Router | zmq.Publisher, frames: Buffer[]) => void socket.send(frames).catch(() => undefined);
 
   let count = 0;
   for await (const frames of shell) {
@@ -76,13 +82,10 @@ function typicalMessages(signer: Signer): Record<"busy" | "input" | "result" | "
 
 async function serveRaw(connectionFile: string): Promise<void> {
   const connection = readConnectionFile(connectionFile);
-  const shell = new zmq.Router({ linger: 0, ...IMMEDIATE_SEND });
-  const iopub = new zmq.Publisher({ linger: 0, ...IMMEDIATE_SEND });
-  await Promise.all([shell.bind(endpoint(connection, "shell")), iopub.bind(endpoint(connection, "iopub"))]);
+  const { shell, iopub } = await bindShellAndIopub(connection);
   const typical = typicalMessages(new Signer(connection.key, connection.signature_scheme));
   const topic = (name: string) => Buffer.from(`kernel.${SESSION}.${name}`);
   const topics = { busy: topic("busy"), input: topic("input"), result: topic("result"), idle: topic("idle") };
-  const send = (socket: zmq.Router | zmq.Publisher, frames: Buffer[]) => void socket.send(frames).catch(() => undefined);
   for await (const [identity, ms, round] of shell) {
     send(iopub, [topics.busy, ...typical.busy, round!]);
     send(iopub, [topics.input, ...typical.input, round!]);
