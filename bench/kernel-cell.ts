@@ -1,10 +1,7 @@
-import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { fileURLToPath } from "node:url";
 import { KernelClient } from "../kernel-lib/kernel/client.js";
-import { packageInfo } from "../kernel-lib/kernel/package-root.js";
+import { compiledFile } from "../kernel-lib/kernel/package-root.js";
 import { round3 } from "./timing.js";
 import type { Benchmark, BenchResult } from "./types.js";
 import { RawFloorClient } from "./zeromq-floor.js";
@@ -37,14 +34,12 @@ function tslabAlone(): TslabExecutor {
   return createExecutor(process.cwd(), { node, browser: node, close: () => node.close() }, silent);
 }
 
-/** The compiled peer: next to this module in dist/, or dist's copy when this module runs from sources (tests). */
+const FLOOR_PEER = "bench/jupyter-floor-peer.js";
+
 function floorPeerPath(): string {
-  const here = fileURLToPath(import.meta.url);
-  const sibling = join(dirname(here), "jupyter-floor-peer.js");
-  if (here.endsWith(".js") && existsSync(sibling)) return sibling;
-  const built = join(packageInfo().root, "dist", "bench", "jupyter-floor-peer.js");
-  if (!existsSync(built)) throw new Error(`${built} is missing: run npm run build`);
-  return built;
+  const path = compiledFile(import.meta.url, FLOOR_PEER);
+  if (!path) throw new Error(`dist/${FLOOR_PEER} is missing: run npm run build`);
+  return path;
 }
 
 function median(samples: number[]): number {

@@ -29,3 +29,16 @@ export function packageInfo(): { root: string; version: string } {
     dir = parent;
   }
 }
+
+/**
+ * A compiled entry point that must run as its own process: the file next to the calling module
+ * when that module runs from dist/, or dist's copy when it runs from sources (tests).
+ * `distPath` is the file's path under dist/; returns null when neither exists (not built).
+ */
+export function compiledFile(callerUrl: string, distPath: string): string | null {
+  const caller = fileURLToPath(callerUrl);
+  const sibling = join(dirname(caller), distPath.split("/").pop()!);
+  if (caller.endsWith(".js") && existsSync(sibling)) return sibling;
+  const built = join(packageInfo().root, "dist", ...distPath.split("/"));
+  return existsSync(built) ? built : null;
+}
