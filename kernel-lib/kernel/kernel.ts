@@ -7,7 +7,7 @@ import { isMimeBundle } from "../display/mime-bundle.js";
 import { CellRunner, describeThrown, type CellError } from "./cell-runner.js";
 import { codePointsToUtf16, utf16ToCodePoints } from "./code-points.js";
 import { endpoint, readConnectionFile, type ConnectionInfo } from "./connection.js";
-import { jsonSafeData, setDisplaySink, type MimeData } from "./display-channel.js";
+import { jsonSafeData, setDisplaySink, type MimeData } from "../display/display-channel.js";
 import { kernelInfoContent } from "./kernel-info.js";
 import { OutputCapture } from "./output-capture.js";
 import { IMMEDIATE_SEND, Outbox } from "./outbox.js";

@@ -10,7 +10,7 @@ import { dist, fixtures, ofType, outputs, requireBuild } from "./helpers.js";
 // fixtures folder, inside this package (so the package's own name resolves by self-reference).
 let kernel: KernelClient;
 
-const displayChannel = JSON.stringify(join(dist, "kernel-lib", "kernel", "display-channel.js"));
+const displayChannel = JSON.stringify(join(dist, "kernel-lib", "display", "display-channel.js"));
 const mimeBundleModule = JSON.stringify(join(dist, "kernel-lib", "display", "mime-bundle.js"));
 const importEsmModule = JSON.stringify(join(dist, "kernel-lib", "kernel", "import-esm.js"));
 

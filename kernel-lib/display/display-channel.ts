@@ -1,5 +1,4 @@
-import { randomBytes } from "node:crypto";
-import { isMimeBundle, type MimeBundle } from "../display/mime-bundle.js";
+import { isMimeBundle, type MimeBundle } from "./mime-bundle.js";
 
 /**
  * How a cell (or a display helper called from one) sends rich output to the notebook:
@@ -43,16 +42,21 @@ function currentSink(): DisplaySink | null {
 }
 
 export function newDisplayId(): string {
-  return randomBytes(8).toString("hex");
+  // Web Crypto: the same in Node and in a browser page
+  return Array.from(globalThis.crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** Jupyter carries binary outputs (PNG, PDF, ...) as base64 strings. */
 export function jsonSafeData(data: Readonly<Record<string, unknown>>): MimeData {
   const out: MimeData = {};
-  for (const [mime, value] of Object.entries(data)) {
-    out[mime] = value instanceof Uint8Array ? Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("base64") : value;
-  }
+  for (const [mime, value] of Object.entries(data)) out[mime] = value instanceof Uint8Array ? base64(value) : value;
   return out;
+}
+
+function base64(bytes: Uint8Array): string {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
 }
 
 function emit(bundle: MimeBundle, displayId: string | undefined, update: boolean): void {
@@ -63,7 +67,7 @@ function emit(bundle: MimeBundle, displayId: string | undefined, update: boolean
     return;
   }
   // Outside a kernel (a plain Node script or test) the plain-text form is all there is.
-  process.stdout.write(`${String(bundle.data["text/plain"])}\n`);
+  console.log(String(bundle.data["text/plain"]));
 }
 
 /** Shows a bundle as a new output of the running cell. */
