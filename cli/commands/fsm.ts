@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { FLAG_SETS, STATE_VALUE } from "../../hw-emu/kernel/vfio/fsm.js";
+import { FLAG_SETS, STATE_VALUE } from "../../hw-emu/uapi/migration-fsm.js";
 import type { MigStateName } from "../../hw-emu/uapi/index.js";
 import { FsmProbe, walkAllFsmPaths } from "../../kernel-lib/backends/emu-fsm.js";
 import { UsageError } from "../errors.js";

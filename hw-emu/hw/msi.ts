@@ -17,7 +17,7 @@ import {
   PCI_MSI_FLAGS_ENABLE,
   PCI_MSI_FLAGS_MASKBIT,
   PCI_MSI_FLAGS_QSIZE,
-} from "./pci/regs.js";
+} from "../uapi/pci-regs.js";
 
 export interface MsiOptions {
   /** vectors requested: 1, 2, 4, 8, 16 or 32 */

@@ -31,7 +31,7 @@ import {
   PCI_MSIX_FLAGS_MASKALL,
   PCI_MSIX_PBA,
   PCI_MSIX_TABLE,
-} from "./pci/regs.js";
+} from "../uapi/pci-regs.js";
 
 export const MSIX_MAX_VECTORS = 2048;
 

@@ -5,7 +5,7 @@
  * (lab observation). Nothing here consults a table of expected paths.
  */
 import { VFIO_MIGRATION, type MigStateName } from "../../hw-emu/uapi/index.js";
-import { FLAG_SETS, supportedStates } from "../../hw-emu/kernel/vfio/fsm.js";
+import { FLAG_SETS, supportedStates } from "../../hw-emu/uapi/migration-fsm.js";
 import { createMachine, type DeviceSpec, type EmulatedMachine } from "../../hw-emu/machine/machine.js";
 import { Container, Group } from "../vfio/container.js";
 import type { Device } from "../vfio/device.js";

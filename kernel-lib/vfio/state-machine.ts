@@ -4,7 +4,7 @@
  * and a diagram drawn from them.
  */
 import { MIG_STATE_NAMES, VFIO_MIGRATION, type MigStateName } from "../../hw-emu/uapi/index.js";
-import { FLAG_SETS, directArcs, pathTo, supportedStates } from "../../hw-emu/kernel/vfio/fsm.js";
+import { FLAG_SETS, directArcs, pathTo, supportedStates } from "../../hw-emu/uapi/migration-fsm.js";
 import { fsmDiagram } from "../display/fsm-diagram.js";
 import { fsmFromFlagSets } from "../display/fsm-from-flag-sets.js";
 import type { MimeBundle } from "../display/mime-bundle.js";

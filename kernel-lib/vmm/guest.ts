@@ -10,7 +10,7 @@ import { NS_PER_S } from "../../hw-emu/sim/clock.js";
 import { Random } from "../../hw-emu/sim/random.js";
 import { GuestWrites } from "../../hw-emu/sim/guest-writes.js";
 import { NicVf, NIC_REGS } from "../../hw-emu/hw/devices/nic-vf.js";
-import * as R from "../../hw-emu/hw/pci/regs.js";
+import * as R from "../../hw-emu/uapi/pci-regs.js";
 import { GuestAccel, GuestNic, PostedWrites, type GuestMemoryAccess } from "./guest-drivers.js";
 import type { VmmHost } from "./host.js";
 import type { GuestWorkloadConfig, VmDeviceConfig } from "./types.js";

@@ -17,7 +17,7 @@ import { PERM_RW } from "../../hw-emu/hw/iommu.js";
 import { modelOf } from "../../hw-emu/hw/lab-devices.js";
 import type { DeviceModel } from "../../hw-emu/hw/devices/device-base.js";
 import { EFD, MMAP, VFIO_PCI_IRQ, VFIO_PCI_REGION, type Syscalls } from "../../hw-emu/uapi/index.js";
-import * as R from "../../hw-emu/hw/pci/regs.js";
+import * as R from "../../hw-emu/uapi/pci-regs.js";
 import { Container, Group } from "../vfio/container.js";
 import { Device, type CdevDevice, type Region } from "../vfio/device.js";
 import { Iommufd, type Hwpt } from "../vfio/iommufd.js";

@@ -32,7 +32,7 @@ import type { ResumeStream, SaveStream, SetResult } from "../vfio/migration.js";
 import { AccelVf } from "../../hw-emu/hw/devices/accel-vf.js";
 import { NicVf } from "../../hw-emu/hw/devices/nic-vf.js";
 import type { InterruptLog } from "../../hw-emu/hw/pci/interrupt-log.js";
-import * as R from "../../hw-emu/hw/pci/regs.js";
+import * as R from "../../hw-emu/uapi/pci-regs.js";
 import { resolveCosts, type MigrationCosts } from "./costs.js";
 import { CoarseDirty, DirtySet } from "./dirty-set.js";
 import type { HostDevice, VmmHost } from "./host.js";

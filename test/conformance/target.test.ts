@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FLAG_SETS, directArcs } from "../../hw-emu/kernel/vfio/fsm.js";
+import { FLAG_SETS, directArcs } from "../../hw-emu/uapi/migration-fsm.js";
 import { parseDeviceArg, parseLocator, planChecks, type Capabilities } from "../../kernel-lib/vmm/conformance/index.js";
 import { faultsFor } from "../../kernel-lib/vmm/conformance/target.js";
 

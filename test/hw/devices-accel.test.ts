@@ -12,7 +12,7 @@ import {
 } from "../../hw-emu/hw/devices/accel-vf.js";
 import { AccelGuestDriver } from "../../hw-emu/hw/devices/guest-drivers.js";
 import { DeviceMigrationError } from "../../hw-emu/hw/devices/migration.js";
-import * as R from "../../hw-emu/hw/pci/regs.js";
+import * as R from "../../hw-emu/uapi/pci-regs.js";
 import { bytes, drain, feed, machine } from "./devices-fixture.js";
 
 type Machine = ReturnType<typeof machine>;

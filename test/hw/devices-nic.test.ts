@@ -4,7 +4,7 @@ import { NicGuestDriver } from "../../hw-emu/hw/devices/guest-drivers.js";
 import { DeviceMigrationError } from "../../hw-emu/hw/devices/migration.js";
 import { SriovPf } from "../../hw-emu/hw/sriov.js";
 import { routingId } from "../../hw-emu/hw/pci/address.js";
-import * as R from "../../hw-emu/hw/pci/regs.js";
+import * as R from "../../hw-emu/uapi/pci-regs.js";
 import { bytes, drain, enableMsix, feed, machine } from "./devices-fixture.js";
 
 type Machine = ReturnType<typeof machine>;

@@ -45,7 +45,7 @@ import {
   PCI_SUBSYSTEM_ID,
   PCI_SUBSYSTEM_VENDOR_ID,
   PCI_VENDOR_ID,
-} from "./regs.js";
+} from "../../uapi/pci-regs.js";
 
 /** Thrown when an MMIO/IO access reaches a BAR whose decoding is disabled (or that does not exist). */
 export class PciDecodeError extends Error {

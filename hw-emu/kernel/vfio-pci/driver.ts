@@ -41,7 +41,7 @@ import type { MsixController } from "../../hw/msix.js";
 import type { MsiController } from "../../hw/msi.js";
 import type { IntxLine } from "../../hw/pci/intx.js";
 import { findCapability, findExtendedCapability } from "../../hw/pci/capabilities.js";
-import * as R from "../../hw/pci/regs.js";
+import * as R from "../../uapi/pci-regs.js";
 import { BarAccess } from "./bar-access.js";
 import { VfioPciConfig } from "./config.js";
 import { HostVectorPool } from "./host-vectors.js";

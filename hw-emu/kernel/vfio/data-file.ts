@@ -7,7 +7,7 @@
 import { Errno, IOCTL, POLL, copyInArgsz, vfio_precopy_info } from "../../uapi/index.js";
 import { KFile, type IoctlArg } from "../file.js";
 import type { UserAddressSpace } from "../user-memory.js";
-import type { MigState } from "./fsm.js";
+import type { MigState } from "../../uapi/migration-fsm.js";
 import type { MigrationSession } from "./driver.js";
 import { argBytes } from "./user-args.js";
 

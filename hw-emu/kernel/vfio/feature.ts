@@ -19,7 +19,7 @@ import {
 import type { IoctlArg } from "../file.js";
 import type { Kernel } from "../kernel.js";
 import type { LoggingRange } from "./driver.js";
-import { STATE_VALUE, stateName } from "./fsm.js";
+import { STATE_VALUE, stateName } from "../../uapi/migration-fsm.js";
 import { argBytes, orBitmapToUser, userBitmapWords } from "./user-args.js";
 import type { VfioDevice } from "./device.js";
 

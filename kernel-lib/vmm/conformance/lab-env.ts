@@ -8,12 +8,13 @@
 import { createEmuBackend, type EmulatedMachine } from "../../backends/emu.js";
 import type { DeviceSpec, MachineDevice } from "../../../hw-emu/machine/machine.js";
 import { MMAP, type Mapping } from "../../../hw-emu/uapi/index.js";
+import { PCI_COMMAND, PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY } from "../../../hw-emu/uapi/pci-regs.js";
 import { ANON_BASE } from "../../../hw-emu/kernel/user-memory.js";
 import { PERM_RW } from "../../../hw-emu/hw/iommu.js";
 import { deviceSnapshot, modelOf } from "../../../hw-emu/hw/lab-devices.js";
 import type { DeviceModel } from "../../../hw-emu/hw/devices/device-base.js";
 import type { GuestView } from "../../../hw-emu/hw/devices/guest-drivers.js";
-import type { MigState } from "../../../hw-emu/kernel/vfio/fsm.js";
+import type { MigState } from "../../../hw-emu/uapi/migration-fsm.js";
 import type { Container } from "../../vfio/container.js";
 import type { Device } from "../../vfio/device.js";
 import { openGroupDevices } from "./open.js";
@@ -24,9 +25,6 @@ export const RAM_IOVA = 0x1000_0000;
 export const RAM_SIZE = 2 << 20;
 /** IOVAs where peer BARs are mapped, far from RAM */
 const PEER_WINDOW_IOVA = 0x80_0000_0000;
-const PCI_COMMAND = 4;
-const PCI_COMMAND_MEMORY = 0x2;
-const PCI_COMMAND_MASTER = 0x4;
 
 export interface GuestRam {
   mapping: Mapping;

@@ -1,5 +1,5 @@
 /** VFIO_DEVICE_RESET: back to RUNNING from anywhere, open sessions ended. */
-import { supportedStates } from "../../../../hw-emu/kernel/vfio/fsm.js";
+import { supportedStates } from "../../../../hw-emu/uapi/migration-fsm.js";
 import type { MigStateName } from "../../../../hw-emu/uapi/index.js";
 import { SaveStream } from "../../../vfio/migration.js";
 import { needsMigration, type Check } from "../check.js";

@@ -4,7 +4,7 @@
  * the next hop toward a requested state. Drivers walk a request one arc at a
  * time with nextState(); the `fsm` command and the diagrams read these tables too.
  */
-import { MIG_STATE_NAMES, VFIO_DEVICE_STATE, VFIO_MIGRATION, type MigStateName } from "../../uapi/index.js";
+import { MIG_STATE_NAMES, VFIO_DEVICE_STATE, VFIO_MIGRATION, type MigStateName } from "./constants.js";
 
 export type MigState = MigStateName;
 
