@@ -3,5 +3,5 @@ export * from "./display/index.js";
 export * from "./kernel/index.js";
 export * from "./vfio/index.js";
 export * from "./backends/index.js";
-export * from "./vmm/conformance/index.js";
+export * from "./conformance/index.js";
 export * from "./vmm/index.js";

@@ -1,8 +1,9 @@
 import { CommanderError, type Command } from "commander";
 import { FAULT_RULES } from "../../hw-emu/hw/devices/faulty.js";
 import { createNativeBackend } from "../../kernel-lib/backends/native/index.js";
-import { isGroupDeviceName, parseDeviceArg, parseLocator, reportTable, runConformance } from "../../kernel-lib/vmm/conformance/index.js";
-import type { ConformanceTarget, DeviceLocator } from "../../kernel-lib/vmm/conformance/index.js";
+import { isGroupDeviceName, parseDeviceArg, parseLocator, runConformance } from "../../kernel-lib/conformance/index.js";
+import { reportTable } from "../../kernel-lib/display/conformance-report.js";
+import type { ConformanceTarget, DeviceLocator } from "../../kernel-lib/conformance/index.js";
 import { UsageError } from "../errors.js";
 
 interface ConformOptions {

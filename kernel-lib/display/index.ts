@@ -15,3 +15,4 @@ export { byteMap, byteMapOf, type ByteMapOptions } from "./byte-map.js";
 export { dirtyHeatmap } from "./dirty-heatmap.js";
 export { migrationTimeline } from "./migration-timeline.js";
 export { table, type TableColumn, type TableOptions, type TableRow } from "./table.js";
+export { reportTable } from "./conformance-report.js";

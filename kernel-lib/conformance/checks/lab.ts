@@ -3,7 +3,7 @@
  * stops DMA, RUNNING_P2P really stops peer-to-peer writes (and still takes
  * them in), and the DMA log reports every page the device wrote.
  */
-import type { MigStateName } from "../../../../hw-emu/uapi/index.js";
+import type { MigStateName } from "../../../hw-emu/uapi/index.js";
 import type { Capabilities, Check } from "../check.js";
 import { fail, type CheckContext } from "../context.js";
 import { LabEnv, RAM_IOVA, RAM_SIZE } from "../lab-env.js";

@@ -1,6 +1,6 @@
 /** VFIO_MIG_GET_PRECOPY_INFO and VFIO_DEVICE_FEATURE_MIG_DATA_SIZE. */
-import { supportedStates } from "../../../../hw-emu/uapi/migration-fsm.js";
-import { vfio_precopy_info } from "../../../../hw-emu/uapi/index.js";
+import { supportedStates } from "../../../hw-emu/uapi/migration-fsm.js";
+import { vfio_precopy_info } from "../../../hw-emu/uapi/index.js";
 import { needsMigration, needsPreCopy, type Check } from "../check.js";
 import { fail } from "../context.js";
 import { rawPrecopyInfo } from "../raw.js";

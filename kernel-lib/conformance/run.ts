@@ -2,7 +2,7 @@
  * The suite runner: plan the checks the device's capabilities call for, run
  * each from a clean RUNNING state, and collect pass / fail / skip with a reason.
  */
-import { VfioError } from "../../vfio/errors.js";
+import { VfioError } from "../vfio/errors.js";
 import type { Capabilities, Check } from "./check.js";
 import { dmalogChecks } from "./checks/dmalog.js";
 import { flagNames, fsmChecks } from "./checks/fsm.js";

@@ -12,8 +12,8 @@ import {
   vfio_device_feature_mig_state,
   vfio_precopy_info,
   type Syscalls,
-} from "../../../hw-emu/uapi/index.js";
-import { VfioError, sys } from "../../vfio/errors.js";
+} from "../../hw-emu/uapi/index.js";
+import { VfioError, sys } from "../vfio/errors.js";
 
 function errnoOf(fn: () => unknown): string {
   try {

@@ -1,7 +1,7 @@
 /** Resuming: a saved stream loads into a second device; incomplete or foreign data is refused. */
-import { Random } from "../../../../hw-emu/sim/random.js";
-import { VfioError } from "../../../vfio/errors.js";
-import { MigrationError, ResumeStream } from "../../../vfio/migration.js";
+import { Random } from "../../../hw-emu/sim/random.js";
+import { VfioError } from "../../vfio/errors.js";
+import { MigrationError, ResumeStream } from "../../vfio/migration.js";
 import { needsMigration, type Check } from "../check.js";
 import { fail, skip, type CheckContext, type Destination } from "../context.js";
 

@@ -5,18 +5,18 @@
  * lab's view of memory. Real hardware has none of this; checks that use it
  * are skipped there.
  */
-import { createEmuBackend, type EmulatedMachine } from "../../backends/emu.js";
-import type { DeviceSpec, MachineDevice } from "../../../hw-emu/machine/machine.js";
-import { MMAP, type Mapping } from "../../../hw-emu/uapi/index.js";
-import { PCI_COMMAND, PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY } from "../../../hw-emu/uapi/pci-regs.js";
-import { ANON_BASE } from "../../../hw-emu/kernel/user-memory.js";
-import { PERM_RW } from "../../../hw-emu/hw/iommu.js";
-import { deviceSnapshot, modelOf } from "../../../hw-emu/hw/lab-devices.js";
-import type { DeviceModel } from "../../../hw-emu/hw/devices/device-base.js";
-import type { GuestView } from "../../../hw-emu/hw/devices/guest-drivers.js";
-import type { MigState } from "../../../hw-emu/uapi/migration-fsm.js";
-import type { Container } from "../../vfio/container.js";
-import type { Device } from "../../vfio/device.js";
+import { createEmuBackend, type EmulatedMachine } from "../backends/emu.js";
+import type { DeviceSpec, MachineDevice } from "../../hw-emu/machine/machine.js";
+import { MMAP, type Mapping } from "../../hw-emu/uapi/index.js";
+import { PCI_COMMAND, PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY } from "../../hw-emu/uapi/pci-regs.js";
+import { ANON_BASE } from "../../hw-emu/kernel/user-memory.js";
+import { PERM_RW } from "../../hw-emu/hw/iommu.js";
+import { deviceSnapshot, modelOf } from "../../hw-emu/hw/lab-devices.js";
+import type { DeviceModel } from "../../hw-emu/hw/devices/device-base.js";
+import type { GuestView } from "../../hw-emu/hw/devices/guest-drivers.js";
+import type { MigState } from "../../hw-emu/uapi/migration-fsm.js";
+import type { Container } from "../vfio/container.js";
+import type { Device } from "../vfio/device.js";
 import { openGroupDevices } from "./open.js";
 import type { EmulatedTarget } from "./types.js";
 

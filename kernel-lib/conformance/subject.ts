@@ -1,5 +1,5 @@
 /** Opening whatever the target names as a Subject: the device, its destination, and the lab if any. */
-import type { MigStateName } from "../../../hw-emu/uapi/index.js";
+import type { MigStateName } from "../../hw-emu/uapi/index.js";
 import type { Destination, Subject } from "./context.js";
 import { LabEnv } from "./lab-env.js";
 import { describeLocator, openDevice } from "./open.js";

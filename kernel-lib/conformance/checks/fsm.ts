@@ -3,10 +3,10 @@
  * through the kernel's path, requests that must be refused, the same-state
  * no-op, the failed-SET write-back, and ERROR.
  */
-import { VFIO_MIGRATION, type MigStateName } from "../../../../hw-emu/uapi/index.js";
-import { SAVING_GROUP, STATE_VALUE, directArcs, pathTo, supportedStates, stateSupported } from "../../../../hw-emu/uapi/migration-fsm.js";
-import { VfioError } from "../../../vfio/errors.js";
-import { MigrationError, SaveStream } from "../../../vfio/migration.js";
+import { VFIO_MIGRATION, type MigStateName } from "../../../hw-emu/uapi/index.js";
+import { SAVING_GROUP, STATE_VALUE, directArcs, pathTo, supportedStates, stateSupported } from "../../../hw-emu/uapi/migration-fsm.js";
+import { VfioError } from "../../vfio/errors.js";
+import { MigrationError, SaveStream } from "../../vfio/migration.js";
 import { needsMigration, needsPreCopy, type Capabilities, type Check } from "../check.js";
 import { describeSetError, fail, skip, type CheckContext } from "../context.js";
 import { rawSetState } from "../raw.js";

@@ -1,8 +1,8 @@
 /** Naming a conformance target in text, as the command line does. */
-import { AccelVf } from "../../../hw-emu/hw/devices/accel-vf.js";
-import { FAULT_RULES, applicableFaults, type FaultRule } from "../../../hw-emu/hw/devices/faulty.js";
-import { NicVf } from "../../../hw-emu/hw/devices/nic-vf.js";
-import { SerialMdev } from "../../../hw-emu/hw/devices/serial-mdev.js";
+import { AccelVf } from "../../hw-emu/hw/devices/accel-vf.js";
+import { FAULT_RULES, applicableFaults, type FaultRule } from "../../hw-emu/hw/devices/faulty.js";
+import { NicVf } from "../../hw-emu/hw/devices/nic-vf.js";
+import { SerialMdev } from "../../hw-emu/hw/devices/serial-mdev.js";
 import type { DeviceLocator, EmulatedModelName, EmulatedTarget } from "./types.js";
 
 export const EMULATED_MODELS: readonly EmulatedModelName[] = ["nic", "accel", "serial"];

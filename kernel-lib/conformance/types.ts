@@ -1,6 +1,6 @@
 /** The shapes the conformance suite speaks in: targets, check results and the report. */
-import type { FaultRule, FaultyOptions } from "../../../hw-emu/hw/devices/faulty.js";
-import type { Syscalls } from "../../../hw-emu/uapi/index.js";
+import type { FaultRule, FaultyOptions } from "../../hw-emu/hw/devices/faulty.js";
+import type { Syscalls } from "../../hw-emu/uapi/index.js";
 
 export type CheckStatus = "pass" | "fail" | "skip";
 

@@ -1,6 +1,6 @@
 /** The report as people read it: one row per check, then a summary line. */
-import { tableText } from "../../display/table.js";
-import type { ConformanceReport } from "./types.js";
+import { tableText } from "./table.js";
+import type { ConformanceReport } from "../conformance/types.js";
 
 export function reportTable(r: ConformanceReport): string {
   const rows = r.checks.map((c) => ({ id: c.id, result: c.status.toUpperCase(), detail: c.detail }));

@@ -1,6 +1,6 @@
 /** Device DMA logging (VFIO_DEVICE_FEATURE_DMA_LOGGING_*): the core's argument rules and the report's semantics. */
-import { supportedStates } from "../../../../hw-emu/uapi/migration-fsm.js";
-import type { DmaLogging } from "../../../vfio/dma-logging.js";
+import { supportedStates } from "../../../hw-emu/uapi/migration-fsm.js";
+import type { DmaLogging } from "../../vfio/dma-logging.js";
 import { needsLogging, type Check } from "../check.js";
 import { fail, type CheckContext } from "../context.js";
 import { RAM_IOVA, RAM_SIZE } from "../lab-env.js";

@@ -1,7 +1,7 @@
 /** VFIO_DEVICE_RESET: back to RUNNING from anywhere, open sessions ended. */
-import { supportedStates } from "../../../../hw-emu/uapi/migration-fsm.js";
-import type { MigStateName } from "../../../../hw-emu/uapi/index.js";
-import { SaveStream } from "../../../vfio/migration.js";
+import { supportedStates } from "../../../hw-emu/uapi/migration-fsm.js";
+import type { MigStateName } from "../../../hw-emu/uapi/index.js";
+import { SaveStream } from "../../vfio/migration.js";
 import { needsMigration, type Check } from "../check.js";
 import { fail, skip } from "../context.js";
 import { rawRead, rawWrite } from "../raw.js";

@@ -3,10 +3,10 @@
  * iommufd (attached to a fresh IOAS), or a device in a group behind a type1v2
  * container. Everything needed to close it again travels with it.
  */
-import type { Syscalls } from "../../../hw-emu/uapi/index.js";
-import { Container, Group } from "../../vfio/container.js";
-import { Device } from "../../vfio/device.js";
-import { Iommufd } from "../../vfio/iommufd.js";
+import type { Syscalls } from "../../hw-emu/uapi/index.js";
+import { Container, Group } from "../vfio/container.js";
+import { Device } from "../vfio/device.js";
+import { Iommufd } from "../vfio/iommufd.js";
 import type { DeviceLocator } from "./types.js";
 
 export interface OpenedDevice {

@@ -3,10 +3,10 @@
  * between states and read or write its data fds (every fd a check opens is
  * closed afterwards), and the outcome helpers `fail` and `skip`.
  */
-import type { MigStateName, Syscalls } from "../../../hw-emu/uapi/index.js";
-import type { Device } from "../../vfio/device.js";
-import { VfioError } from "../../vfio/errors.js";
-import { MigrationError, ResumeStream, SaveStream, type Migration, type SetResult } from "../../vfio/migration.js";
+import type { MigStateName, Syscalls } from "../../hw-emu/uapi/index.js";
+import type { Device } from "../vfio/device.js";
+import { VfioError } from "../vfio/errors.js";
+import { MigrationError, ResumeStream, SaveStream, type Migration, type SetResult } from "../vfio/migration.js";
 import type { LabEnv } from "./lab-env.js";
 
 /** Thrown by a check to report a failure; the message is the detail. */

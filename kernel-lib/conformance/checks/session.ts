@@ -1,5 +1,5 @@
 /** Data sessions and data fds: one fd for the saving group, ENODEV after a session ends, stream semantics. */
-import { IOCTL, type MigStateName } from "../../../../hw-emu/uapi/index.js";
+import { IOCTL, type MigStateName } from "../../../hw-emu/uapi/index.js";
 import { needsMigration, needsPreCopy, type Check } from "../check.js";
 import { fail, type CheckContext } from "../context.js";
 import { rawIoctl, rawPread, rawPwrite, rawRead, rawWrite } from "../raw.js";
