@@ -26,7 +26,9 @@ import type { Migration } from "../vfio/migration.js";
 import type { DmaLogging } from "../vfio/dma-logging.js";
 import { VfioError } from "../vfio/errors.js";
 import { GuestRam } from "./ram.js";
-import type { IommuBackend } from "./types.js";
+
+/** How the VMM puts its devices behind the IOMMU. */
+export type IommuBackend = "iommufd" | "type1";
 
 /** where peer BARs appear in the guest's (and the IOMMU's) address space */
 export const P2P_IOVA_BASE = 2 ** 46;

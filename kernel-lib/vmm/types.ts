@@ -4,12 +4,11 @@
  */
 import type { FaultRule, FaultyOptions } from "../../hw-emu/hw/devices/faulty.js";
 import type { Locality } from "../../hw-emu/sim/workload.js";
-import type { DirtyHeatmapInput, MigrationTimeline } from "../display/types.js";
+import type { DirtyHeatmapInput, MigrationTimeline } from "./timeline-shapes.js";
 import type { MigrationCosts } from "./costs.js";
-import type { VmmHost } from "./host.js";
+import type { IommuBackend, VmmHost } from "./host.js";
 
-/** How the VMM puts its devices behind the IOMMU. */
-export type IommuBackend = "iommufd" | "type1";
+export type { IommuBackend };
 
 /** One passthrough device of the simulated VM. */
 export interface VmDeviceConfig {
