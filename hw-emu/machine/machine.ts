@@ -14,7 +14,7 @@ import { PciBus } from "../hw/pci/bus.js";
 import { PeerWindowSync } from "../hw/pci/p2p-windows.js";
 import { ResourceAllocator, assignBars } from "../hw/pci/resources.js";
 import { formatBdf, routingId } from "../hw/pci/address.js";
-import { HardwareLab } from "../hw/lab.js";
+import { HardwareLab } from "../lab/hardware-lab.js";
 import { NicVf } from "../hw/devices/nic-vf.js";
 import { AccelVf } from "../hw/devices/accel-vf.js";
 import { SerialMdev } from "../hw/devices/serial-mdev.js";

@@ -17,4 +17,4 @@ export function createEmuBackend(options: MachineOptions = {}): EmulatedMachine 
  * (pending interrupts, internal state, lost peer writes, traffic on demand). Notebooks
  * that use it say so; the machine's own `lab` covers memory, IOMMU and DMA.
  */
-export * as lab from "../../hw-emu/hw/lab-devices.js";
+export * as lab from "../../hw-emu/lab/devices.js";

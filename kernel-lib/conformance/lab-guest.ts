@@ -7,9 +7,9 @@
  * two was written by the device.
  */
 import { ACCEL_DESC_SIZE, ACCEL_OP_XOR, ACCEL_REGS, AccelVf } from "../../hw-emu/hw/devices/accel-vf.js";
-import { AccelGuestDriver, NicGuestDriver } from "../../hw-emu/hw/devices/guest-drivers.js";
+import { AccelGuestDriver, NicGuestDriver } from "../../hw-emu/lab/guest-drivers.js";
 import { NIC_REGS, NicVf } from "../../hw-emu/hw/devices/nic-vf.js";
-import { modelOf, triggerTraffic } from "../../hw-emu/hw/lab-devices.js";
+import { modelOf, triggerTraffic } from "../../hw-emu/lab/devices.js";
 import type { Device } from "../vfio/device.js";
 import { RAM_IOVA, type LabEnv, type OpenedEmuDevice } from "./lab-env.js";
 

@@ -14,7 +14,7 @@
 import type { EmulatedMachine, MachineDevice } from "../../hw-emu/machine/machine.js";
 import { GuestDirtyLog } from "../../hw-emu/hw/memory-dirty-log.js";
 import { PERM_RW } from "../../hw-emu/hw/iommu.js";
-import { modelOf } from "../../hw-emu/hw/lab-devices.js";
+import { modelOf } from "../../hw-emu/lab/devices.js";
 import type { DeviceModel } from "../../hw-emu/hw/devices/device-base.js";
 import { EFD, MMAP, VFIO_PCI_IRQ, VFIO_PCI_REGION, type Syscalls } from "../../hw-emu/uapi/index.js";
 import * as R from "../../hw-emu/uapi/pci-regs.js";

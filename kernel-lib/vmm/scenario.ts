@@ -25,7 +25,7 @@
  */
 import { createHash } from "node:crypto";
 import type { FaultRule } from "../../hw-emu/hw/devices/faulty.js";
-import { deviceSnapshot, modelOf } from "../../hw-emu/hw/lab-devices.js";
+import { deviceSnapshot, modelOf } from "../../hw-emu/lab/devices.js";
 import { ZERO_PAGE_HASH } from "../../hw-emu/hw/memory-hash.js";
 import { migrate } from "./migrate.js";
 import { SimulatedVm } from "./simulated-vm.js";

@@ -10,7 +10,7 @@ import {
   ACCEL_STATE_SIZE,
   AccelVf,
 } from "../../hw-emu/hw/devices/accel-vf.js";
-import { AccelGuestDriver } from "../../hw-emu/hw/devices/guest-drivers.js";
+import { AccelGuestDriver } from "../../hw-emu/lab/guest-drivers.js";
 import { DeviceMigrationError } from "../../hw-emu/hw/devices/migration.js";
 import * as R from "../../hw-emu/uapi/pci-regs.js";
 import { bytes, drain, feed, machine } from "./devices-fixture.js";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { NicVf, NIC_DESC_DONE, NIC_REGS, NIC_VF_BARS, NIC_VF_DEVICE_ID, NIC_VENDOR_ID, NIC_PF_DEVICE_ID } from "../../hw-emu/hw/devices/nic-vf.js";
-import { NicGuestDriver } from "../../hw-emu/hw/devices/guest-drivers.js";
+import { NicGuestDriver } from "../../hw-emu/lab/guest-drivers.js";
 import { DeviceMigrationError } from "../../hw-emu/hw/devices/migration.js";
 import { SriovPf } from "../../hw-emu/hw/sriov.js";
 import { routingId } from "../../hw-emu/hw/pci/address.js";

@@ -6,8 +6,8 @@
  * GuestView at IOVA addresses (identity-mapped setups can use the memory
  * itself).
  */
-import type { GuestMemory } from "../memory.js";
-import { ACCEL_DESC_SIZE, ACCEL_REGS, type AccelVf } from "./accel-vf.js";
+import type { GuestMemory } from "../hw/memory.js";
+import { ACCEL_DESC_SIZE, ACCEL_REGS, type AccelVf } from "../hw/devices/accel-vf.js";
 import {
   NIC_CTRL_ENABLE,
   NIC_CTRL_MAILBOX_IRQ,
@@ -17,7 +17,7 @@ import {
   NIC_TX_OP_P2P,
   NIC_TX_OP_SEND,
   type NicVf,
-} from "./nic-vf.js";
+} from "../hw/devices/nic-vf.js";
 
 /** How a guest driver touches memory at an IOVA (through whatever translation the lab set up). */
 export interface GuestView {

@@ -11,11 +11,11 @@ import type { Random } from "../sim/random.js";
 import { DmaTraffic, type DmaTrafficConfig } from "../sim/dma-traffic.js";
 import { GuestWrites, type GuestWritesConfig } from "../sim/guest-writes.js";
 import type { Workload } from "../sim/workload.js";
-import { forEachSetBit, setBitRuns, countBits } from "./bitmap.js";
-import type { DmaEngine, DmaStatus, LostAccess } from "./dma.js";
-import type { FaultInjection, FaultInjectionSpec, IoDomain, IoLeaf, Iommu, IommuFault } from "./iommu.js";
-import { PAGE_SIZE, type GuestMemory, type MemoryStats } from "./memory.js";
-import type { GuestDirtyLog } from "./memory-dirty-log.js";
+import { forEachSetBit, setBitRuns, countBits } from "../sim/bitmap.js";
+import type { DmaEngine, DmaStatus, LostAccess } from "../hw/dma.js";
+import type { FaultInjection, FaultInjectionSpec, IoDomain, IoLeaf, Iommu, IommuFault } from "../hw/iommu.js";
+import { PAGE_SIZE, type GuestMemory, type MemoryStats } from "../hw/memory.js";
+import type { GuestDirtyLog } from "../hw/memory-dirty-log.js";
 
 export interface LabParts {
   clock: Clock;

@@ -6,15 +6,15 @@
  */
 import type { Clock, ScheduledEvent } from "../sim/clock.js";
 import { Random } from "../sim/random.js";
-import type { DmaEngine, LostAccess } from "./dma.js";
-import { AccelVf } from "./devices/accel-vf.js";
-import type { DeviceModel } from "./devices/device-base.js";
-import { PageDirtyLog } from "./devices/dma-log.js";
-import { FaultyDevice } from "./devices/faulty.js";
-import type { MigratableDevice } from "./devices/migration.js";
-import { NicVf } from "./devices/nic-vf.js";
-import { SerialMdev } from "./devices/serial-mdev.js";
-import { formatBdf } from "./pci/address.js";
+import type { DmaEngine, LostAccess } from "../hw/dma.js";
+import { AccelVf } from "../hw/devices/accel-vf.js";
+import type { DeviceModel } from "../hw/devices/device-base.js";
+import { PageDirtyLog } from "../hw/devices/dma-log.js";
+import { FaultyDevice } from "../hw/devices/faulty.js";
+import type { MigratableDevice } from "../hw/devices/migration.js";
+import { NicVf } from "../hw/devices/nic-vf.js";
+import { SerialMdev } from "../hw/devices/serial-mdev.js";
+import { formatBdf } from "../hw/pci/address.js";
 
 /** The model behind a device, looking through the faulty wrapper. */
 export function modelOf(device: MigratableDevice): DeviceModel {
