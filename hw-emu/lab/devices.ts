@@ -15,6 +15,12 @@ import type { MigratableDevice } from "../hw/devices/migration.js";
 import { NicVf } from "../hw/devices/nic-vf.js";
 import { SerialMdev } from "../hw/devices/serial-mdev.js";
 import { formatBdf } from "../hw/pci/address.js";
+import type { InterruptLog } from "../hw/pci/interrupt-log.js";
+import type { DeviceModelName } from "./models.js";
+import type { ArcRecord } from "../kernel/vfio/migration.js";
+import type { VfioDevice } from "../kernel/vfio/device.js";
+
+export type { ArcRecord, InterruptLog };
 
 /** The model behind a device, looking through the faulty wrapper. */
 export function modelOf(device: MigratableDevice): DeviceModel {
@@ -34,6 +40,12 @@ export interface PendingInterrupts {
   held: boolean;
 }
 
+/** Which of the models a device is (looking through the faulty wrapper). */
+export function modelName(device: MigratableDevice): DeviceModelName {
+  const m = modelOf(device);
+  return m instanceof NicVf ? "nic" : m instanceof AccelVf ? "accel" : "serial";
+}
+
 /** Pending interrupt state (MSI-X PBA, MSI pending register, or a held mdev interrupt). */
 export function pendingInterrupts(device: MigratableDevice): PendingInterrupts {
   const m = modelOf(device);
@@ -43,6 +55,14 @@ export function pendingInterrupts(device: MigratableDevice): PendingInterrupts {
   if (m instanceof AccelVf) return { device: m.name, kind: "msi", vectors: m.msi.pendingVectors(), held: m.msi.isHeld };
   const s = m as SerialMdev;
   return { device: s.name, kind: "mdev", vectors: s.interruptPending ? [0] : [], held: s.runState === "stopped" };
+}
+
+/** The device's log of interrupts (MSI-X or MSI) with their outcomes, or null for a model without one. */
+export function interruptLog(device: MigratableDevice): InterruptLog | null {
+  const m = modelOf(device);
+  if (m instanceof NicVf) return m.msix.log;
+  if (m instanceof AccelVf) return m.msi.log;
+  return null;
 }
 
 /** Internal state for display: the model's own summary plus run state, health, counters and its DMA log. */
@@ -125,6 +145,23 @@ export function triggerTraffic(device: MigratableDevice, opts: TrafficOptions = 
     return;
   }
   throw new Error(`lab: ${m.kind} takes work only from its guest driver`);
+}
+
+/**
+ * One packet arrives from the wire at a NIC's queue (default 0); then `churnPages` pages of
+ * its internal state change. Returns false, doing nothing, when the device is not a NIC.
+ */
+export function deliverPacket(device: MigratableDevice, packet: Uint8Array, opts: { queue?: number; churnPages?: number } = {}): boolean {
+  const m = modelOf(device);
+  if (!(m instanceof NicVf)) return false;
+  m.receive(opts.queue ?? 0, packet);
+  if (opts.churnPages) m.churn(opts.churnPages);
+  return true;
+}
+
+/** Every migration arc the emulated kernel attempted on a machine's device, in order (empty without migration support). */
+export function migrationArcs(device: { readonly vfio: VfioDevice }): readonly ArcRecord[] {
+  return device.vfio.migration?.arcs ?? [];
 }
 
 export interface ScheduledTraffic {

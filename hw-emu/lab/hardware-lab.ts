@@ -14,8 +14,14 @@ import type { Workload } from "../sim/workload.js";
 import { forEachSetBit, setBitRuns, countBits } from "../sim/bitmap.js";
 import type { DmaEngine, DmaStatus, LostAccess } from "../hw/dma.js";
 import type { FaultInjection, FaultInjectionSpec, IoDomain, IoLeaf, Iommu, IommuFault } from "../hw/iommu.js";
+import { PERM_RW } from "../hw/iommu.js";
 import { PAGE_SIZE, type GuestMemory, type MemoryStats } from "../hw/memory.js";
-import type { GuestDirtyLog } from "../hw/memory-dirty-log.js";
+import { GuestDirtyLog } from "../hw/memory-dirty-log.js";
+import type { MigratableDevice } from "../hw/devices/migration.js";
+import { ANON_BASE } from "../kernel/user-memory.js";
+import type { Mapping } from "../uapi/syscalls.js";
+import { modelOf } from "./devices.js";
+import { HostRam } from "./host-ram.js";
 
 export interface LabParts {
   clock: Clock;
@@ -95,7 +101,57 @@ export class HardwareLab {
     this.parts.memory.write(gpa, data);
   }
 
+  // ---- the host memory behind userspace mappings ----
+
+  /**
+   * Host physical address of the first byte of an anonymous mapping. The emulated kernel
+   * places anonymous memory at a fixed user address plus its host physical address.
+   */
+  hostAddress(mapping: Mapping): number {
+    const host = mapping.addr - ANON_BASE;
+    if (host < 0n || host + BigInt(mapping.length) > BigInt(this.parts.memory.size)) {
+      throw new RangeError(`lab: 0x${mapping.addr.toString(16)} is not an anonymous mapping of this machine`);
+    }
+    return Number(host);
+  }
+
+  /** Guest RAM made of an anonymous mapping, seen through the host memory behind it. */
+  guestRam(mapping: Mapping, size = mapping.length): HostRam {
+    return new HostRam(this.parts.memory, this.hostAddress(mapping), size);
+  }
+
+  /** A new log of guest CPU stores into host memory (the dirty log a hypervisor keeps for its guest). */
+  cpuDirtyLog(): GuestDirtyLog {
+    return new GuestDirtyLog(this.parts.memory);
+  }
+
   // ---- IOMMU ----
+
+  /**
+   * Map `to`'s BAR into the IOMMU domain of `from` at `iova`, so `from` reaches it by DMA
+   * (peer to peer). A VMM does this with MAP_DMA or IOAS_MAP of the BAR's mmap; the emulated
+   * kernel pins only anonymous memory, so the lab installs the window in the domain directly.
+   * Maps at least `minSize` bytes. Returns the bytes mapped, or null when `to` has no such BAR
+   * or it has no address yet.
+   */
+  mapPeerBar(from: MigratableDevice, to: MigratableDevice, iova: number, opts: { bar?: number; minSize?: number } = {}): number | null {
+    const src = modelOf(from);
+    const dst = modelOf(to);
+    const domain = this.parts.iommu.domainOf(src.fn.routingId);
+    if (!domain) throw new Error(`${src.name} is not attached to an IOMMU domain`);
+    const bar = opts.bar ?? 0;
+    const size = dst.fn.bar(bar)?.size;
+    const addr = dst.fn.barAddress(bar);
+    if (size === undefined || addr === null || addr === undefined) return null;
+    const length = Math.max(size, opts.minSize ?? 0);
+    domain.map(iova, Number(addr), length, PERM_RW);
+    return length;
+  }
+
+  /** The IOMMU domain a device's DMA goes through, or null when it is not attached (for the dirty-bit views below). */
+  domainOf(device: MigratableDevice): IoDomain | null {
+    return this.parts.iommu.domainOf(modelOf(device).fn.routingId) ?? null;
+  }
 
   /**
    * IOVAs of dirty pages in [iova, iova+length) at `pageSize` granularity (ascending, at

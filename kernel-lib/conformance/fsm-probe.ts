@@ -6,7 +6,7 @@
  */
 import { VFIO_MIGRATION, type MigStateName } from "../../hw-emu/uapi/index.js";
 import { FLAG_SETS, supportedStates } from "../../hw-emu/uapi/migration-fsm.js";
-import { createMachine, type DeviceSpec, type EmulatedMachine } from "../../hw-emu/machine/machine.js";
+import { createEmuBackend, lab, type DeviceSpec, type EmulatedMachine } from "../backends/emu.js";
 import { Container, Group } from "../vfio/container.js";
 import type { Device } from "../vfio/device.js";
 import { VfioError } from "../vfio/errors.js";
@@ -32,7 +32,7 @@ export class FsmProbe {
     const set = FLAG_SETS.find((f) => f.name === flagSetName);
     if (!set) throw new Error(`unknown flag set "${flagSetName}"; choose one of ${FLAG_SETS.map((f) => f.name).join(", ")}`);
     this.flags = set.flags;
-    this.machine = createMachine({ devices: [deviceFor(set.flags)] });
+    this.machine = createEmuBackend({ devices: [deviceFor(set.flags)] });
     const c = Container.open(this.machine.sys);
     const g = Group.open(this.machine.sys, this.machine.devices[0]!.group);
     g.setContainer(c);
@@ -53,8 +53,8 @@ export class FsmProbe {
     return m;
   }
 
-  private get arcs() {
-    return this.machine.devices[0]!.vfio.migration!.arcs;
+  private get arcs(): readonly lab.ArcRecord[] {
+    return lab.migrationArcs(this.machine.devices[0]!);
   }
 
   /** Bring the device to `state` from reset. */

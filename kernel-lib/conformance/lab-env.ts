@@ -5,15 +5,9 @@
  * lab's view of memory. Real hardware has none of this; checks that use it
  * are skipped there.
  */
-import { createEmuBackend, type EmulatedMachine } from "../backends/emu.js";
-import type { DeviceSpec, MachineDevice } from "../../hw-emu/machine/machine.js";
+import { createEmuBackend, lab, type DeviceSpec, type EmulatedMachine, type MachineDevice } from "../backends/emu.js";
 import { MMAP, type Mapping } from "../../hw-emu/uapi/index.js";
 import { PCI_COMMAND, PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY } from "../../hw-emu/uapi/pci-regs.js";
-import { ANON_BASE } from "../../hw-emu/kernel/user-memory.js";
-import { PERM_RW } from "../../hw-emu/hw/iommu.js";
-import { deviceSnapshot, modelOf } from "../../hw-emu/lab/devices.js";
-import type { DeviceModel } from "../../hw-emu/hw/devices/device-base.js";
-import type { GuestView } from "../../hw-emu/lab/guest-drivers.js";
 import type { MigState } from "../../hw-emu/uapi/migration-fsm.js";
 import type { Container } from "../vfio/container.js";
 import type { Device } from "../vfio/device.js";
@@ -32,7 +26,7 @@ export interface GuestRam {
   size: number;
   /** host physical address of the first byte (the lab's memory is host memory) */
   host: number;
-  view: GuestView;
+  view: lab.GuestView;
 }
 
 /** A content hash per IOVA page of guest RAM, for spotting what DMA changed. */
@@ -82,18 +76,18 @@ export class LabEnv {
   }
 
   /** The model behind the device under test (through the faulty wrapper). */
-  get model(): DeviceModel {
-    return modelOf(this.dut.entry.model);
+  get model(): lab.DeviceModel {
+    return lab.modelOf(this.dut.entry.model);
   }
 
   /** Migration arcs the emulated kernel has walked for the device under test so far. */
   arcCount(): number {
-    return this.dut.entry.vfio.migration?.arcs.length ?? 0;
+    return lab.migrationArcs(this.dut.entry).length;
   }
 
   /** The states walked by arcs recorded since `since` (the kernel's own log), both ends included. */
   walkedSince(since: number): MigState[] {
-    const arcs = this.dut.entry.vfio.migration?.arcs.slice(since) ?? [];
+    const arcs = lab.migrationArcs(this.dut.entry).slice(since);
     if (arcs.length === 0) return [];
     return [arcs[0]!.from, ...arcs.map((a) => a.to)];
   }
@@ -112,7 +106,7 @@ export class LabEnv {
       mapping,
       iova: RAM_IOVA,
       size: RAM_SIZE,
-      host: Number(mapping.addr - ANON_BASE),
+      host: this.machine.lab.hostAddress(mapping),
       view: { read: (iova, n) => mapping.read(at(iova, n), n), write: (iova, d) => mapping.write(at(iova, d.byteLength), d) },
     };
     return this.ramCache;
@@ -143,29 +137,23 @@ export class LabEnv {
   /**
    * Map `to`'s BAR into the IOMMU so `from` can write it by DMA; returns the IOVA.
    * A VMM does this with MAP_DMA of the BAR's mmap; the emulated type1 maps only
-   * anonymous memory, so the lab maps the window into the device's IOMMU domain directly.
+   * anonymous memory, so the lab maps the window into the device's IOMMU domain.
    */
   peerWindow(from: OpenedEmuDevice, to: OpenedEmuDevice, bar = 0): number {
     const key = `${from.entry.address}>${to.entry.address}:${bar}`;
     const known = this.windows.get(key);
     if (known !== undefined) return known;
-    const fromModel = modelOf(from.entry.model);
-    const toModel = modelOf(to.entry.model);
-    const domain = this.machine.hw.iommu.domainOf(fromModel.fn.routingId);
-    if (!domain) throw new Error(`${from.entry.name} is not attached to an IOMMU domain`);
-    const addr = toModel.fn.barAddress(bar);
-    const size = toModel.fn.bar(bar)?.size;
-    if (addr === null || addr === undefined || size === undefined) throw new Error(`${to.entry.name} has no BAR${bar}`);
     const iova = this.nextWindow;
+    const size = this.machine.lab.mapPeerBar(from.entry.model, to.entry.model, iova, { bar });
+    if (size === null) throw new Error(`${to.entry.name} has no BAR${bar}`);
     this.nextWindow += Math.max(size, 1 << 20);
-    domain.map(iova, Number(addr), size, PERM_RW);
     this.windows.set(key, iova);
     return iova;
   }
 
   /** The device under test's internal state as the lab sees it. */
   snapshot(): Uint8Array {
-    return deviceSnapshot(this.dut.entry.model);
+    return lab.deviceSnapshot(this.dut.entry.model);
   }
 
   /** Let simulated time pass (scheduled device work runs). */
@@ -181,7 +169,7 @@ export class LabEnv {
     const m = createEmuBackend({ seed: (this.target.seed ?? 1) + 1, clock: this.machine.clock, devices: [{ ...specOf(this.target), name: `${this.target.model}-destination` }], name: "destination" });
     const entry = m.devices[0]!;
     const opened = openGroupDevices(m.sys, [{ group: entry.group, bdf: entry.address }]);
-    return { device: opened.devices[0]!, snapshot: () => deviceSnapshot(entry.model), close: opened.close };
+    return { device: opened.devices[0]!, snapshot: () => lab.deviceSnapshot(entry.model), close: opened.close };
   }
 
   close(): void {

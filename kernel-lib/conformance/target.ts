@@ -1,16 +1,15 @@
 /** Naming a conformance target in text, as the command line does. */
-import { AccelVf } from "../../hw-emu/hw/devices/accel-vf.js";
-import { FAULT_RULES, applicableFaults, type FaultRule } from "../../hw-emu/hw/devices/faulty.js";
-import { NicVf } from "../../hw-emu/hw/devices/nic-vf.js";
-import { SerialMdev } from "../../hw-emu/hw/devices/serial-mdev.js";
+import { lab } from "../backends/emu.js";
 import type { DeviceLocator, EmulatedModelName, EmulatedTarget } from "./types.js";
 
-export const EMULATED_MODELS: readonly EmulatedModelName[] = ["nic", "accel", "serial"];
+const { FAULT_RULES } = lab;
+type FaultRule = lab.FaultRule;
 
-/** The rules each model can be made to break (asked of a throwaway instance of the model). */
+export const EMULATED_MODELS: readonly EmulatedModelName[] = lab.DEVICE_MODEL_NAMES;
+
+/** The rules each model can be made to break. */
 export function faultsFor(model: EmulatedModelName): FaultRule[] {
-  const m = model === "nic" ? new NicVf({ stateSize: 4096 }) : model === "accel" ? new AccelVf() : new SerialMdev();
-  return applicableFaults(m);
+  return lab.faultsFor(model);
 }
 
 /**

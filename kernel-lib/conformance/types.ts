@@ -1,5 +1,5 @@
 /** The shapes the conformance suite speaks in: targets, check results and the report. */
-import type { FaultRule, FaultyOptions } from "../../hw-emu/hw/devices/faulty.js";
+import type { lab } from "../backends/emu.js";
 import type { Syscalls } from "../../hw-emu/uapi/index.js";
 
 export type CheckStatus = "pass" | "fail" | "skip";
@@ -29,15 +29,15 @@ export interface ConformanceReport {
   skipped: number;
 }
 
-export type EmulatedModelName = "nic" | "accel" | "serial";
+export type EmulatedModelName = lab.DeviceModelName;
 
 /** An emulated device, built fresh for the run, with the lab available. */
 export interface EmulatedTarget {
   kind: "emulated";
   model: EmulatedModelName;
   /** make the device break one rule (the faulty wrapper) */
-  faulty?: FaultRule;
-  faultyOptions?: FaultyOptions;
+  faulty?: lab.FaultRule;
+  faultyOptions?: lab.FaultyOptions;
   /** machine seed (default 1) */
   seed?: number;
   /** nic: bytes of device state (default 256 KiB, to keep the run short) */

@@ -2,7 +2,7 @@
  * The shapes a notebook cell passes to `new SimulatedVm(...)` and `migrate(...)`,
  * and the report it gets back. Times are simulated nanoseconds; sizes are bytes.
  */
-import type { FaultRule, FaultyOptions } from "../../hw-emu/hw/devices/faulty.js";
+import type { lab } from "../backends/emu.js";
 import type { Locality } from "../../hw-emu/sim/workload.js";
 import type { DirtyHeatmapInput, MigrationTimeline } from "./timeline-shapes.js";
 import type { MigrationCosts } from "./costs.js";
@@ -20,9 +20,9 @@ export interface VmDeviceConfig {
   stateSize?: number;
   /** offer PRE_COPY (default true) */
   preCopy?: boolean;
-  /** break one migration rule (FAULT_RULES of hw-emu/hw/devices/faulty.ts) */
-  faulty?: FaultRule;
-  faultyOptions?: FaultyOptions;
+  /** break one migration rule (one of lab.FAULT_RULES) */
+  faulty?: lab.FaultRule;
+  faultyOptions?: lab.FaultyOptions;
   /** which machine's device breaks the rule (default "source") */
   faultyOn?: "source" | "destination" | "both";
   /** interrupt vectors the guest keeps masked in its MSI-X table */
