@@ -128,3 +128,13 @@ export function setBitRuns(words: Uint32Array): BitRun[] {
   if (runStart >= 0) runs.push({ start: runStart, length: words.length * 32 - runStart });
   return runs;
 }
+
+/** index of the lowest set bit of a 64-bit value (the kernel's __ffs); callers reject 0 first */
+export function lowestBit(x: bigint): number {
+  let n = 0;
+  while (x > 0n && (x & 1n) === 0n) {
+    x >>= 1n;
+    n++;
+  }
+  return n;
+}

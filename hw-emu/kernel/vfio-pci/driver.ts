@@ -34,7 +34,7 @@ import {
 import type { IoctlArg } from "../file.js";
 import type { Kernel } from "../kernel.js";
 import type { LoggingOps, MigrationOps, VfioDriver } from "../vfio/driver.js";
-import { argBytes } from "../vfio/user-args.js";
+import { argBytes } from "../user-args.js";
 import type { PciFunction } from "../../hw/pci/function.js";
 import type { MmioHandler } from "../../hw/pci/bar.js";
 import type { MsixController } from "../../hw/msix.js";

@@ -1,7 +1,7 @@
 /** Reading and writing ioctl arguments and the user memory their pointers name. */
-import { Errno, type StructDef, copyInArgsz } from "../../uapi/index.js";
-import type { IoctlArg } from "../file.js";
-import type { UserAddressSpace } from "../user-memory.js";
+import { Errno, type StructDef, copyInArgsz } from "../uapi/index.js";
+import type { IoctlArg } from "./file.js";
+import type { UserAddressSpace } from "./user-memory.js";
 
 /**
  * The bytes a pointer argument refers to, as a live view the handler reads and
