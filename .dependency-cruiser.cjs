@@ -55,6 +55,13 @@ module.exports = {
       to: { pathNot: "^hw-emu/uapi/" },
     },
     {
+      name: "iommufd-below-vfio",
+      comment: "the VFIO core calls into iommufd (bind, attach), never the other way; what both need (DMA ownership, user arguments) lives beside them in hw-emu/kernel",
+      severity: "error",
+      from: { path: "^hw-emu/kernel/iommufd/" },
+      to: { path: "^hw-emu/kernel/vfio/" },
+    },
+    {
       name: "harness-beside",
       comment: "test/ and bench/ are harnesses: nothing imports them (but cli's bench verb runs bench/, and test/ may import bench/)",
       severity: "error",
