@@ -15,3 +15,5 @@ export { byteMap, byteMapOf, type ByteMapOptions } from "./byte-map.js";
 export { dirtyHeatmap } from "./dirty-heatmap.js";
 export { migrationTimeline } from "./migration-timeline.js";
 export { table, type TableColumn, type TableOptions, type TableRow } from "./table.js";
+export { claim, claimBundle, ClaimError, CLAIM_MIME, type ClaimOptions, type ClaimRecord } from "./claim.js";
+export { expectErrno, expectEqual, errnoOf } from "./expect.js";
