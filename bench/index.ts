@@ -6,8 +6,9 @@ import { fuzz } from "./fuzz.js";
 import { kernelCell } from "./kernel-cell.js";
 import { migrationProperty } from "./migration-property.js";
 import { migrationSim } from "./migration-sim.js";
+import { notebooks } from "./notebooks.js";
 import { sparseMemory } from "./sparse-memory.js";
 import type { Benchmark } from "./types.js";
 
 /** Every benchmark `vfio-workbench bench` runs, in order. Add new ones here. */
-export const benchmarks: readonly Benchmark[] = [dirtyHarvest, dirtyHarvestHwpt, dirtyHarvestDmaLog, dmaThroughput, sparseMemory, kernelCell, fuzz, migrationSim, migrationProperty];
+export const benchmarks: readonly Benchmark[] = [dirtyHarvest, dirtyHarvestHwpt, dirtyHarvestDmaLog, dmaThroughput, sparseMemory, kernelCell, fuzz, migrationSim, migrationProperty, notebooks];

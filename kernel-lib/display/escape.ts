@@ -14,3 +14,10 @@ const ENTITIES: Readonly<Record<string, string>> = {
 export function escapeMarkup(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ENTITIES[c]!);
 }
+
+/** Backslash-escape what Markdown (and Jupyter's $ maths) would read as syntax, inside a line or a table cell. */
+export function escapeMarkdown(s: string): string {
+  return s
+    .replace(/[\\`*_[\]<>|$~&#!]/g, (c) => "\\" + c)
+    .replace(/\r?\n/g, "<br>");
+}

@@ -17,3 +17,5 @@ export { dirtyHeatmap } from "./dirty-heatmap.js";
 export { migrationTimeline } from "./migration-timeline.js";
 export { table, type TableColumn, type TableOptions, type TableRow } from "./table.js";
 export { reportTable } from "./conformance-report.js";
+export { claim, claimBundle, ClaimError, CLAIM_MIME, type ClaimOptions, type ClaimRecord } from "./claim.js";
+export { expectErrno, expectEqual, errnoOf } from "./expect.js";

@@ -2,7 +2,7 @@
  * Tables as HTML, Markdown and aligned plain text in one bundle. Every cell is
  * escaped for the medium: values come from devices under test and users.
  */
-import { escapeMarkup } from "./escape.js";
+import { escapeMarkdown, escapeMarkup } from "./escape.js";
 import { mimeBundle, type MimeBundle } from "./mime-bundle.js";
 
 export type TableRow = Readonly<Record<string, unknown>>;
@@ -87,12 +87,6 @@ function renderText(cols: ResolvedColumn[], rowCount: number, caption?: string):
   return out.join("\n");
 }
 
-/** Backslash-escape what Markdown (and Jupyter's $ maths) would read as syntax inside a table cell. */
-function escapeMarkdown(s: string): string {
-  return s
-    .replace(/[\\`*_[\]<>|$~&#!]/g, (c) => "\\" + c)
-    .replace(/\r?\n/g, "<br>");
-}
 
 function renderMarkdown(cols: ResolvedColumn[], rowCount: number, caption?: string): string {
   const rule = { left: ":---", right: "---:", center: ":---:" } as const;
