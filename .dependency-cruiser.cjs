@@ -1,7 +1,8 @@
 /**
  * The layer rules (README, "Development"). `npm run layers` checks them; every failure prints
  * the rule and the offending file → file. Layers, top to bottom; an import may point at its own
- * layer or any layer below it, never above.
+ * layer or any layer below it, never above. kernel-lib/index.ts is the package "vfio-workbench"
+ * (tsconfig.layers.json resolves the name to it): it sits above the rest of kernel-lib.
  */
 const LAYERS = [
   "notebooks",
@@ -100,7 +101,7 @@ module.exports = {
   options: {
     doNotFollow: { path: "node_modules" },
     tsPreCompilationDeps: true,
-    tsConfig: { fileName: "tsconfig.json" },
+    tsConfig: { fileName: "tsconfig.layers.json" },
     enhancedResolveOptions: { exportsFields: ["exports"], conditionNames: ["import", "require", "node", "default", "types"] },
   },
 };

@@ -26,7 +26,13 @@ process.chdir(root);
 const options = await extractDepcruiseOptions(join(root, ".dependency-cruiser.cjs"));
 
 async function run(label, folders, baseDir, tsConfig) {
-  const result = await cruise(folders, { ...options, baseDir, outputType: "err" }, {}, tsConfig ? { tsConfig } : {});
+  const opts = { ...options, baseDir, outputType: "err" };
+  if (!tsConfig) {
+    // notebook cells: judge each import as written; resolve nothing through the repository's tsconfig
+    delete opts.tsConfig;
+    opts.maxDepth = 1;
+  }
+  const result = await cruise(folders, opts, {}, tsConfig ? { tsConfig } : {});
   process.stdout.write(`${label}:${result.output.startsWith("\n") ? "" : "\n"}${result.output}`);
   return result.exitCode;
 }
@@ -51,7 +57,7 @@ function writeCells(dir) {
 }
 
 const folders = SOURCE_FOLDERS.filter((f) => existsSync(join(root, f)));
-let failures = await run("sources", folders, root, extractTSConfig(join(root, "tsconfig.json")));
+let failures = await run("sources", folders, root, extractTSConfig(join(root, "tsconfig.layers.json")));
 
 const scratch = mkdtempSync(join(tmpdir(), "layers-notebooks-"));
 try {
