@@ -53,7 +53,7 @@ describe("the layer check", () => {
     // what the site and the bin will do: docs-site uses kernel-lib (by path or by the
     // package's name), cli uses docs-site
     mkdirSync(join(copy, "docs-site"), { recursive: true });
-    writeFileSync(join(copy, "docs-site/layers-probe.ts"), 'import { runNotebook } from "vfio-workbench";\nimport { table } from "../kernel-lib/display/index.js";\nexport const probe = [SimulatedVm, table];\n');
+    writeFileSync(join(copy, "docs-site/layers-probe.ts"), 'import { SimulatedVm } from "vfio-workbench";\nimport { table } from "../kernel-lib/display/index.js";\nexport const probe = [SimulatedVm, table];\n');
     writeFileSync(join(copy, "cli/layers-probe.ts"), 'import { probe } from "../docs-site/layers-probe.js";\nexport const used = probe;\n');
     const r = check();
     expect(r.out).toContain("no dependency violations found");
