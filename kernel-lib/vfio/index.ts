@@ -10,3 +10,4 @@ export * from "./trackers.js";
 export * from "./discovery.js";
 export { featureCall, type FeatureName, type FeatureOp } from "./feature.js";
 export * from "./state-machine.js";
+export * from "./pci-capabilities.js";
