@@ -235,10 +235,10 @@ export class EmulatedMsix {
   private handleMaskUpdate(v: number, wasMasked: boolean): void {
     const masked = this.isMasked(v);
     if (masked === wasMasked) return;
-    if (this.hostEnabledState) {
-      if (masked) this.release(v);
-      else this.use(v);
-    }
+    // the use notifier; the release notifier (vfio_msix_vector_release()) changes nothing here:
+    // QEMU keeps the eventfd on the device and takes the masked vector's interrupts itself,
+    // which service() does for every vector
+    if (this.hostEnabledState && !masked) this.use(v);
     if (!masked && this.pending(v)) {
       this.setPending(v, false);
       this.notify(v, "unmask", 0);
@@ -272,12 +272,6 @@ export class EmulatedMsix {
     s.firedMasked = false;
     if (!this.state.slice(0, this.nrVectors).some((x) => x.firedMasked)) this.pbaWindow = false;
   }
-
-  /**
-   * vfio_msix_vector_release(): QEMU keeps the vector's eventfd on the device and handles its
-   * interrupts itself, so a masked vector's interrupt lands in the PBA (see service()).
-   */
-  private release(_v: number): void {}
 
   private setIrqs(start: number, fds: number[]): void {
     const short = this.device.setIrqEventfds(MSIX, start, fds);
