@@ -4,7 +4,7 @@
  * them, the bytes past the struct), and those parts cut into rows of cells.
  * The text, HTML and SVG renderers draw from this.
  */
-import type { Annotation } from "../../hw-emu/uapi/index.js";
+import type { Annotation, StructDef } from "../../hw-emu/uapi/index.js";
 
 export type PartKind = "field" | "padding" | "tail";
 
@@ -51,6 +51,11 @@ export interface ByteMapOptions {
   bytesPerRow?: number;
   /** most bytes past the struct to draw (default 256); the rest are counted, not drawn */
   maxTailBytes?: number;
+  /**
+   * the struct the bytes past the first one hold, drawn field by field as part of the
+   * same map: e.g. the payload of a vfio_device_feature (its data[] member)
+   */
+  payload?: StructDef<Record<string, unknown>>;
 }
 
 export function hexByte(b: number): string {

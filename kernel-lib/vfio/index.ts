@@ -10,3 +10,4 @@ export * from "./trackers.js";
 export * from "./discovery.js";
 export { featureCall, type FeatureName, type FeatureOp } from "./feature.js";
 export * from "./state-machine.js";
+export { traceSyscalls, SyscallTrace, type IoctlRecord, type IoRecord, type SyscallRecord } from "./trace.js";
