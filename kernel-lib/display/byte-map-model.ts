@@ -56,6 +56,8 @@ export interface ByteMapOptions {
    * same map: e.g. the payload of a vfio_device_feature (its data[] member)
    */
   payload?: StructDef<Record<string, unknown>>;
+  /** words put before the struct's name in the heading, e.g. "SET as the kernel left it" */
+  title?: string;
 }
 
 export function hexByte(b: number): string {
@@ -113,7 +115,7 @@ export function buildModel(annotation: Annotation, bytes: Uint8Array, options: B
     });
     tailNote = ` + ${t.bytes.byteLength} bytes of ${t.name}`;
   }
-  return { struct: annotation.struct, size: annotation.size, parts, omittedTail, heading: `struct ${annotation.struct}: ${annotation.size} bytes${tailNote}` };
+  return { struct: annotation.struct, size: annotation.size, parts, omittedTail, heading: `${options.title ? `${options.title}: ` : ""}struct ${annotation.struct}: ${annotation.size} bytes${tailNote}` };
 }
 
 /** Cut the parts into rows of `perRow` bytes, keeping each part's bytes in order. */

@@ -124,6 +124,14 @@ describe("byteMap", () => {
     );
   });
 
+  it("puts a title before the struct's name in every form", () => {
+    const b = byteMap(vfio_device_feature_mig_state, vfio_device_feature_mig_state.encode({ device_state: 1 }), { title: "GET as the kernel left it" });
+    const heading = "GET as the kernel left it: struct vfio_device_feature_mig_state: 8 bytes";
+    expect((b.data["text/plain"] as string).split("\n")[0]).toBe(heading);
+    expect(b.data["text/html"]).toContain(heading);
+    expect(b.data["image/svg+xml"]).toContain(heading);
+  });
+
   it("renders identically twice", () => {
     const bytes = vfio_irq_set.encode({ flags: 0x24, count: 1 });
     expect(byteMap(vfio_irq_set, bytes).data).toEqual(byteMap(vfio_irq_set, bytes).data);
