@@ -5,3 +5,4 @@ export * from "./vfio/index.js";
 export * from "./backends/index.js";
 export * from "./vmm/conformance/index.js";
 export * from "./vmm/index.js";
+export { MMAP } from "../hw-emu/uapi/index.js";
