@@ -14,9 +14,10 @@
  *
  * Splitting a huge leaf (`IoDomain.beginSplit`) into 512 leaves of the next size, as a driver
  * would to track dirty pages at a finer grain, takes one of two sequences: "atomic" replaces
- * the leaf by the new table in one store (x86 second-stage tables, Arm with BBML2), and
- * "break-before-make" first empties the slot and invalidates the IOTLB, then installs the
- * table; a DMA that arrives in between faults. Dirty state carries over in both.
+ * the leaf by the new table in one store (as an Arm SMMU with break-before-make level 1 or 2
+ * may change a block's size), and "break-before-make" first empties the slot and invalidates
+ * the IOTLB, then installs the table; a DMA that arrives in between faults. Dirty state
+ * carries over in both.
  */
 import type { TimeSource } from "../sim/clock.js";
 import { ChunkedBitmap } from "./bitmap-chunked.js";
