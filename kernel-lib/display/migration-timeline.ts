@@ -2,7 +2,11 @@
  * A migration as a timeline: its phases as a Gantt chart (one row per device,
  * plus one for phases of the whole migration) and, below, the bytes sent and
  * pages found dirty in each pre-copy round. The headline numbers (downtime,
- * lost P2P writes, late interrupts) are the subtitle.
+ * peer-to-peer writes lost, interrupts held over the downtime) are the subtitle.
+ *
+ * Each phase the orchestrator (kernel-lib/vmm) reports has a colour of its own,
+ * fixed so that phases that follow each other look different and the same phase
+ * looks the same in every chart; other names take the palette's unused colours.
  */
 import { binaryUnitFor, formatBytes, formatNs } from "./format.js";
 import type { MimeBundle } from "./mime-bundle.js";
@@ -12,6 +16,35 @@ import type { MigrationTimeline, MigrationTimelineOptions } from "./types.js";
 import { vegaLiteChart } from "./vega-lite.js";
 
 const WHOLE = "migration";
+
+/** Palette index of each phase the orchestrator reports. */
+const PHASE_COLOUR: Readonly<Record<string, number>> = {
+  setup: 11,
+  "pre-copy": 0,
+  quiesce: 1,
+  stop: 4,
+  "stop-copy": 3,
+  resume: 5,
+  config: 8,
+  "irq-restore": 7,
+  start: 2,
+  run: 10,
+  cleanup: 6,
+  abort: 9,
+};
+
+/** A colour for each phase name: the fixed one, or the next palette colour no other phase here uses. */
+export function phaseColours(names: readonly string[]): string[] {
+  const taken = new Set(names.map((n) => PHASE_COLOUR[n]).filter((i): i is number => i !== undefined));
+  const free = PALETTE.map((_, i) => i).filter((i) => !taken.has(i));
+  let next = 0;
+  return names.map((n) => {
+    const fixed = PHASE_COLOUR[n];
+    if (fixed !== undefined) return PALETTE[fixed]!;
+    // more names than colours: only then do colours repeat
+    return free.length > 0 ? PALETTE[free[next++ % free.length]!]! : paletteColor(next++);
+  });
+}
 
 /** A time unit that keeps the axis numbers short for a span of `ns`. */
 function timeUnit(ns: number): { name: string; size: number } {
@@ -28,7 +61,8 @@ function checkSpan(what: string, startNs: number, endNs: number): void {
 }
 
 function summary(t: MigrationTimeline): string {
-  return `downtime ${formatNs(t.downtimeNs)} · lost P2P writes ${t.lostP2PWrites} · late interrupts ${t.lateInterrupts}`;
+  const lost = t.lostInterrupts === undefined ? "" : ` · interrupts lost ${t.lostInterrupts}`;
+  return `downtime ${formatNs(t.downtimeNs)} · peer-to-peer writes lost ${t.lostP2PWrites} · interrupts delivered after resume ${t.lateInterrupts}${lost}`;
 }
 
 function plainText(t: MigrationTimeline, title: string): string {
@@ -66,7 +100,8 @@ export async function migrationTimeline(t: MigrationTimeline, options: Migration
   const views: object[] = [];
 
   if (t.phases.length) {
-    const t0 = Math.min(...t.phases.map((p) => p.startNs));
+    const first = t.phases.reduce((a, p) => (p.startNs < a.startNs ? p : a));
+    const t0 = first.startNs;
     const t1 = Math.max(...t.phases.map((p) => p.endNs));
     const unit = timeUnit(t1 - t0);
     const lanes = [...new Set(t.phases.map((p) => p.device ?? WHOLE))];
@@ -85,10 +120,10 @@ export async function migrationTimeline(t: MigrationTimeline, options: Migration
       },
       mark: { type: "bar", cornerRadius: 2 },
       encoding: {
-        x: { field: "start", type: "quantitative", scale: { domain: [0, Math.max((t1 - t0) / unit.size, 1e-9)], nice: false }, axis: { title: t0 === 0 ? `time (${unit.name})` : `time since ${formatNs(t0)} (${unit.name})` } },
+        x: { field: "start", type: "quantitative", scale: { domain: [0, Math.max((t1 - t0) / unit.size, 1e-9)], nice: false }, axis: { title: `simulated time since ${first.name} began (${unit.name})` } },
         x2: { field: "end" },
         y: { field: "lane", type: "nominal", sort: lanes, axis: { title: null } },
-        color: { field: "phase", type: "nominal", sort: names, scale: { domain: names, range: names.map((_, i) => paletteColor(i)) }, legend: { title: "phase" } },
+        color: { field: "phase", type: "nominal", sort: names, scale: { domain: names, range: phaseColours(names) }, legend: { title: "phase" } },
         tooltip: [
           { field: "phase", type: "nominal" },
           { field: "lane", type: "nominal", title: "device" },
@@ -107,7 +142,7 @@ export async function migrationTimeline(t: MigrationTimeline, options: Migration
       duration: formatNs(i.endNs - i.startNs),
       bytes: formatBytes(i.bytesSent),
     }));
-    const round = { field: "round", type: "ordinal", axis: { title: "round", labelAngle: 0 } };
+    const round = { field: "round", type: "ordinal", axis: { title: "copy round (number)", labelAngle: 0 } };
     const tooltip = [
       { field: "round", type: "ordinal" },
       { field: "bytes", type: "nominal", title: "sent" },
@@ -118,8 +153,8 @@ export async function migrationTimeline(t: MigrationTimeline, options: Migration
     views.push({
       data: { values },
       hconcat: [
-        { width: half, height: 140, mark: { type: "bar", color: PALETTE[0] }, encoding: { x: round, y: { field: "sent", type: "quantitative", axis: { title: `bytes sent (${unit.name})` } }, tooltip } },
-        { width: half, height: 140, mark: { type: "bar", color: PALETTE[3] }, encoding: { x: round, y: { field: "dirty", type: "quantitative", axis: { title: "dirty pages" } }, tooltip } },
+        { width: half, height: 140, mark: { type: "bar", color: PALETTE[0] }, encoding: { x: round, y: { field: "sent", type: "quantitative", axis: { title: `bytes sent in the round (${unit.name})` } }, tooltip } },
+        { width: half, height: 140, mark: { type: "bar", color: PALETTE[3] }, encoding: { x: round, y: { field: "dirty", type: "quantitative", axis: { title: "pages sent as dirty" } }, tooltip } },
       ],
     });
   }

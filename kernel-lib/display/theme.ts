@@ -16,7 +16,12 @@ export const INK = "#787878";
 /** Text drawn on a palette-coloured fill. */
 export const ON_FILL = "#ffffff";
 
-/** Categorical palette: blue, orange, green, red, purple, teal, brown, magenta. */
+/**
+ * Categorical palette: blue, orange, green, red, purple, teal, brown, magenta, then
+ * olive, rose, petrol and slate, so up to twelve categories get their own colour
+ * (the last four were picked as far as possible, in CIEDE2000, from the first eight
+ * within the luminance band above).
+ */
 export const PALETTE: readonly string[] = [
   "#3a6fc4",
   "#c25a00",
@@ -26,6 +31,10 @@ export const PALETTE: readonly string[] = [
   "#1f8080",
   "#9a6324",
   "#b8408f",
+  "#666600",
+  "#904e5a",
+  "#066c8a",
+  "#60608a",
 ];
 
 /** Accent for a highlighted path or selection. */

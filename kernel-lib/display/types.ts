@@ -114,8 +114,10 @@ export interface MigrationTimeline {
   downtimeNs: number;
   /** peer-to-peer writes that arrived after the target device stopped accepting them */
   lostP2PWrites: number;
-  /** interrupts delivered late or lost around the switch-over */
+  /** interrupts raised while the guest was stopped, delivered once it ran again */
   lateInterrupts: number;
+  /** interrupts a device raised that never reached the guest (shown when given) */
+  lostInterrupts?: number;
 }
 
 export interface MigrationTimelineOptions {

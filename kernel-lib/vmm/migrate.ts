@@ -2,7 +2,9 @@
  * The migration orchestrator: what QEMU's migration thread and its VFIO
  * handlers do, driven through the uAPI of both hosts.
  *
- * setup      destination host: devices opened, RAM mapped, devices to RESUMING;
+ * setup      (with requireP2pForMultipleDevices, QEMU's rule first: several devices
+ *            only if every one offers P2P) destination host: devices opened, RAM
+ *            mapped, devices to RESUMING;
  *            source: CPU dirty log and device-side trackers started, devices
  *            that can to PRE_COPY
  * pre-copy   rounds: round 0 copies all RAM; each later round syncs the dirty
@@ -22,6 +24,10 @@
  *            the interrupts the source held are delivered (late)
  * cleanup    source devices STOP_COPY -> STOP, trackers stopped (outside the downtime)
  *
+ * Peer writes that reach each device are counted per migration state (p2pArrivals,
+ * a lab view), so a report shows what arrived at a device while it was P2P-quiesced
+ * or stopped.
+ *
  * Any error, or an injected abort, before the vCPUs start on the destination:
  * the source devices return to RUNNING (RUNNING_P2P first; reset if a device is in
  * ERROR), the source vCPUs resume, and the destination devices are reset and closed.
@@ -37,6 +43,7 @@ import { resolveCosts, type MigrationCosts } from "./costs.js";
 import { CoarseDirty, DirtySet } from "./dirty-set.js";
 import type { HostDevice, VmmHost } from "./host.js";
 import { Link } from "./link.js";
+import { P2pArrivalLog } from "./p2p-arrivals.js";
 import { PageCopier } from "./ram.js";
 import type { SimulatedVm } from "./simulated-vm.js";
 import { TimelineRecorder } from "./timeline.js";
@@ -82,7 +89,8 @@ interface DeviceRun {
   carriedPending: number[];
 }
 
-function backendFor(tracking: TrackingMode, vm: SimulatedVm): IommuBackend {
+/** The IOMMU backend a migration with `tracking` needs the VM's devices behind. */
+export function backendFor(tracking: TrackingMode, vm: SimulatedVm): IommuBackend {
   if (tracking === "type1" || tracking === "iommufd") return tracking;
   return vm.iommu ?? "iommufd";
 }
@@ -126,6 +134,7 @@ class MigrationRun {
   private ramBytes = 0;
   private deviceBytes = 0;
   private readonly warnings: string[] = [];
+  private readonly arrivals = new P2pArrivalLog();
   private readonly irq = { onTime: 0, late: 0, maskedPending: 0, accounted: 0, window: false };
   private irqStart: number[] = [];
   private irqTruth: number | null = null;
@@ -202,15 +211,18 @@ class MigrationRun {
   /** A state change on one device: posted writes to it land first, then the arcs take their time. */
   private arc(d: HostDevice, target: MigStateName, report: string[]): SetResult {
     if (d.host === this.src) this.vm.guest.posted.flush(d.index);
+    this.arrivals.settle(d);
     let r: SetResult;
     try {
       r = d.migration.set(target);
     } catch (e) {
-      const reached = (e as { reached?: string }).reached;
+      const reached = (e as { reached?: MigStateName }).reached;
       if (reached && report[report.length - 1] !== reached) report.push(reached);
+      if (reached) this.arrivals.enter(d, reached);
       throw e;
     }
     for (const s of r.path.slice(1)) report.push(s);
+    this.arrivals.enter(d, r.path[r.path.length - 1]!);
     this.link.wait((r.path.length - 1) * this.costs.deviceArcNs);
     return r;
   }
@@ -333,7 +345,10 @@ class MigrationRun {
     this.checkpoint("setup");
     const vm = this.vm;
 
+    if (this.o.requireP2pForMultipleDevices) this.checkMultipleDevicesHaveP2p();
+    for (const d of this.src.devices) this.arrivals.watch(d, "source", d.migration.state());
     this.dst = vm.openHost(vm.createMachine("destination"));
+    for (const d of this.dst.devices) this.arrivals.watch(d, "destination", d.migration.state());
     this.copier = new PageCopier(this.src.ram, this.dst.ram);
     this.devs = this.src.devices.map((d, i) => {
       const f = d.migration.features;
@@ -367,6 +382,16 @@ class MigrationRun {
       d.report.destinationPath.push(d.dst.migration.state());
       d.resume = this.arc(d.dst, "RESUMING", d.report.destinationPath).data as ResumeStream;
     }
+  }
+
+  /** QEMU's rule: several devices migrate only if every one can be P2P-quiesced. */
+  private checkMultipleDevicesHaveP2p(): void {
+    const migratable = this.src.devices.filter((d) => d.device.migration);
+    const without = migratable.filter((d) => !d.migration.features.p2p);
+    if (migratable.length <= 1 || without.length === 0) return;
+    throw new Error(
+      `Multiple VFIO devices migration is supported only if all of them support P2P migration: ${without.map((d) => d.name).join(", ")} ${without.length === 1 ? "does" : "do"} not set VFIO_MIGRATION_P2P`,
+    );
   }
 
   private buildTrackers(): DirtyTracker[] {
@@ -463,7 +488,7 @@ class MigrationRun {
     }
     for (const [i, d] of this.devs.entries()) {
       this.checkpoint("quiesce", { device: i });
-      const r = this.rec.device(d.src.name, this.stop === "p2p-first" ? "stop" : "quiesce", () => this.arc(d.src, "STOP_COPY", d.report.sourcePath));
+      const r = this.rec.device(d.src.name, "stop", () => this.arc(d.src, "STOP_COPY", d.report.sourcePath));
       if (r.data) d.save = r.data as SaveStream;
     }
 
@@ -629,7 +654,10 @@ class MigrationRun {
         this.attempt(`${d.src.name}: closing the resume fd`, () => d.resume?.close());
         d.resume = null;
       }
-      for (const d of this.dst.devices) this.attempt(`${d.name} (destination): reset`, () => d.device.reset());
+      for (const d of this.dst.devices) {
+        this.attempt(`${d.name} (destination): reset`, () => d.device.reset());
+        this.arrivals.enter(d, "RUNNING");
+      }
       this.dst.close();
     }
     this.recoverSource();
@@ -663,6 +691,7 @@ class MigrationRun {
     const reset = (d: DeviceRun, why: string) => {
       this.warnings.push(`${d.src.name}: ${why}; reset`);
       this.attempt(`${d.src.name}: reset`, () => d.src.device.reset());
+      this.arrivals.enter(d.src, "RUNNING");
       d.report.sourcePath.push("RUNNING");
     };
     for (const d of this.devs) {
@@ -723,7 +752,8 @@ class MigrationRun {
         iterations: this.rec.iterations(),
         downtimeNs: this.downtimeNs,
         lostP2PWrites: lostTotal,
-        lateInterrupts: interrupts.late + interrupts.lost,
+        lateInterrupts: interrupts.late,
+        lostInterrupts: interrupts.lost,
       },
       heatmap: this.rec.heatmap(),
       downtimeNs: this.downtimeNs,
@@ -734,6 +764,7 @@ class MigrationRun {
       iterations: this.rec.rounds,
       bytes: { ram: this.ramBytes, device: this.deviceBytes, total: this.ramBytes + this.deviceBytes },
       lostP2pWrites: { source: lostSrc, destination: lostDst, total: lostTotal },
+      p2pArrivals: this.arrivals.report(),
       interrupts,
       devices: this.devs.map((d) => d.report),
       tracking: this.tracking,

@@ -3,6 +3,7 @@
  * and the report it gets back. Times are simulated nanoseconds; sizes are bytes.
  */
 import type { FaultRule, FaultyOptions } from "../../hw-emu/hw/devices/faulty.js";
+import type { MigStateName } from "../../hw-emu/uapi/index.js";
 import type { Locality } from "../../hw-emu/sim/workload.js";
 import type { DirtyHeatmapInput, MigrationTimeline } from "../display/types.js";
 import type { MigrationCosts } from "./costs.js";
@@ -108,6 +109,13 @@ export interface MigrateOptions {
   tracking?: TrackingMode;
   /** how devices are stopped (default "p2p-first") */
   stop?: StopMode;
+  /**
+   * Refuse to migrate more than one device unless every one offers VFIO_MIGRATION_P2P,
+   * as QEMU does from 8.2 (vfio_multiple_devices_migration_is_supported()); a single
+   * device migrates either way (default false: a device without P2P is then stopped
+   * in its turn with no quiesce step, and peer writes into it are not protected)
+   */
+  requireP2pForMultipleDevices?: boolean;
   abortAt?: AbortPoint;
   /** wait for every pre-copy device's initial bytes before switching over (default true) */
   switchoverAck?: boolean;
@@ -168,6 +176,19 @@ export interface InterruptReport {
   maskedPending: number;
 }
 
+/**
+ * Peer-to-peer writes that reached one device while it was in one migration state,
+ * counted by the device model (a lab view: a posted write tells its sender nothing).
+ */
+export interface P2pArrivals {
+  device: string;
+  host: "source" | "destination";
+  /** the device's migration state when the writes arrived */
+  state: MigStateName;
+  accepted: number;
+  refused: number;
+}
+
 export interface MigrationResult {
   ok: boolean;
   error?: string;
@@ -187,6 +208,8 @@ export interface MigrationResult {
   iterations: IterationReport[];
   bytes: { ram: number; device: number; total: number };
   lostP2pWrites: { source: number; destination: number; total: number };
+  /** every device/state pair that received peer writes, in the order they first did */
+  p2pArrivals: P2pArrivals[];
   interrupts: InterruptReport;
   devices: DeviceReport[];
   tracking: TrackingMode;
