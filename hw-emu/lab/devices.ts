@@ -14,13 +14,14 @@ import { FaultyDevice } from "../hw/devices/faulty.js";
 import type { MigratableDevice } from "../hw/devices/migration.js";
 import { NicVf } from "../hw/devices/nic-vf.js";
 import { SerialMdev } from "../hw/devices/serial-mdev.js";
+import type { MsixVectorState } from "../hw/msix.js";
 import { formatBdf } from "../hw/pci/address.js";
-import type { InterruptLog } from "../hw/pci/interrupt-log.js";
+import type { InterruptEvent, InterruptLog } from "../hw/pci/interrupt-log.js";
 import type { DeviceModelName } from "./models.js";
 import type { ArcRecord } from "../kernel/vfio/migration.js";
 import type { VfioDevice } from "../kernel/vfio/device.js";
 
-export type { ArcRecord, InterruptLog };
+export type { ArcRecord, InterruptEvent, InterruptLog, MsixVectorState };
 
 /** The model behind a device, looking through the faulty wrapper. */
 export function modelOf(device: MigratableDevice): DeviceModel {
@@ -63,6 +64,25 @@ export function interruptLog(device: MigratableDevice): InterruptLog | null {
   if (m instanceof NicVf) return m.msix.log;
   if (m instanceof AccelVf) return m.msi.log;
   return null;
+}
+
+/**
+ * The device's own record of its MSI-X or MSI activity: every firing and what became of it at
+ * the function (delivered, left pending, dropped because MSI-X was off), and every later release
+ * of a pending vector. Events from `sinceSeq` on (default all kept).
+ */
+export function interruptEvents(device: MigratableDevice, sinceSeq = 0): InterruptEvent[] {
+  const log = interruptLog(device);
+  if (log) return log.entries.filter((e) => e.seq >= sinceSeq);
+  const m = modelOf(device);
+  throw new Error(`lab: ${m.name} (${m.kind}) keeps no interrupt log; the NIC (MSI-X) and the accelerator (MSI) do`);
+}
+
+/** The device's MSI-X vector table as the hardware holds it (the host kernel's messages, not the guest's). */
+export function msixTable(device: MigratableDevice): MsixVectorState[] {
+  const m = modelOf(device);
+  if (!(m instanceof NicVf)) throw new Error(`lab: ${m.name} (${m.kind}) has no MSI-X table; the NIC has one`);
+  return Array.from({ length: m.msix.vectors }, (_, v) => m.msix.vectorState(v));
 }
 
 /** Internal state for display: the model's own summary plus run state, health, counters and its DMA log. */
