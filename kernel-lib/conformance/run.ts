@@ -30,7 +30,7 @@ export function capabilities(subject: Subject): Capabilities {
     lab: subject.lab !== null,
     dma: model?.traits.dma ?? false,
     p2pInitiator: model?.traits.p2pInitiator ?? false,
-    peerTarget: model?.kind === "nic-vf",
+    peerTarget: model?.traits.p2pTarget ?? false,
   };
 }
 

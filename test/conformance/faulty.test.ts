@@ -12,6 +12,7 @@ const STREAM_USERS = ["fsm.arc RESUMING->STOP", "fsm.paths", "session.enodev", "
 const EXPECT: Record<FaultRule, (model: EmulatedModelName) => { id: RegExp; detail: RegExp; allowed: RegExp[] }> = {
   "dma-after-stop": () => ({ id: /^lab\.stop-stops-dma$/, detail: /^the device wrote \d+ pages? of guest memory in STOP \(first at IOVA 0x[0-9a-f]+\)$/, allowed: [] }),
   "p2p-during-running-p2p": () => ({ id: /^lab\.p2p-quiesce$/, detail: /^the device made \d+ peer-to-peer writes? while in RUNNING_P2P$/, allowed: [] }),
+  "p2p-refused-in-running-p2p": () => ({ id: /^lab\.p2p-accepts-peer-writes$/, detail: /^a peer's doorbell write into the device's BAR during RUNNING_P2P was lost$/, allowed: [] }),
   "short-stream": () => ({
     id: /^resume\.round-trip$/,
     detail: /^the destination refused the \d+-byte stream at RESUMING -> STOP: EINVAL .*(END record|state bytes received)/,

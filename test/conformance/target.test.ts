@@ -20,7 +20,7 @@ describe("naming targets", () => {
   });
 
   it("knows which rules each model can break", () => {
-    expect(faultsFor("nic")).toHaveLength(6);
+    expect(faultsFor("nic")).toHaveLength(7);
     expect(faultsFor("accel")).toEqual(["dma-after-stop", "short-stream", "corrupt-stream", "arc-fails-to-error"]);
     expect(faultsFor("serial")).toEqual(["short-stream", "corrupt-stream", "arc-fails-to-error"]);
   });

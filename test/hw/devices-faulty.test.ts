@@ -33,6 +33,7 @@ describe("fault rules", () => {
     expect([...FAULT_RULES]).toEqual([
       "dma-after-stop",
       "p2p-during-running-p2p",
+      "p2p-refused-in-running-p2p",
       "short-stream",
       "corrupt-stream",
       "arc-fails-to-error",
@@ -42,6 +43,7 @@ describe("fault rules", () => {
     expect(applicableFaults(new AccelVf())).toEqual(["dma-after-stop", "short-stream", "corrupt-stream", "arc-fails-to-error"]);
     expect(applicableFaults(new SerialMdev())).toEqual(["short-stream", "corrupt-stream", "arc-fails-to-error"]);
     expect(faultApplies("p2p-during-running-p2p", new AccelVf())).toBe(false);
+    expect(faultApplies("p2p-refused-in-running-p2p", new AccelVf())).toBe(false);
     expect(() => new FaultyDevice(new SerialMdev(), "dma-after-stop")).toThrow(/cannot break/);
   });
 });
@@ -98,6 +100,24 @@ describe("each rule is observably broken", () => {
     a.drv.sendPeerDoorbell(0, peerB + NIC_REGS.MAILBOX, 2);
     expect(m.dma.lost.map((l) => l.reason)).toEqual(["refused"]);
     expect(b.nic.counters.peerWritesRefused).toBe(1);
+  });
+
+  it("p2p-refused-in-running-p2p: a quiesced device refuses a running peer's write, which a sound one takes", () => {
+    const m = machine();
+    const a = nicOn(m, 0x10, 0x10_0000);
+    const b = nicOn(m, 0x18, 0x20_0000);
+    const peerB = m.mapPeerBar(b.nic.fn, 0);
+    const fb = new FaultyDevice(b.nic, "p2p-refused-in-running-p2p");
+    a.drv.sendPeerDoorbell(0, peerB + NIC_REGS.MAILBOX, 1);
+    expect(b.drv.readReg(NIC_REGS.P2P_RECEIVED)).toBe(1);
+    fb.quiesceP2P();
+    a.drv.sendPeerDoorbell(0, peerB + NIC_REGS.MAILBOX, 2);
+    expect(b.drv.readReg(NIC_REGS.P2P_RECEIVED)).toBe(1);
+    expect(m.dma.lost.map((l) => l.reason)).toEqual(["refused"]);
+    expect(b.nic.counters.peerWritesRefused).toBe(1);
+    fb.run();
+    a.drv.sendPeerDoorbell(0, peerB + NIC_REGS.MAILBOX, 3);
+    expect(b.drv.readReg(NIC_REGS.P2P_RECEIVED)).toBe(2);
   });
 
   it("short-stream: the destination cannot complete the resume", () => {

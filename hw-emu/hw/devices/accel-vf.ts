@@ -128,7 +128,7 @@ export class AccelVf extends DeviceModel {
   readonly fn: PciFunction;
   readonly features: MigrationFeatures;
   readonly preCopyEmptyRead = "zero" as const;
-  readonly traits: DeviceTraits = { dma: true, p2pInitiator: false };
+  readonly traits: DeviceTraits = { dma: true, p2pInitiator: false, p2pTarget: false };
   readonly msi: MsiController;
   private regs: AccelRegs = emptyRegs();
   private busy = false;

@@ -40,6 +40,8 @@ export interface DeviceTraits {
   dma: boolean;
   /** the device initiates peer-to-peer writes */
   p2pInitiator: boolean;
+  /** the device has a BAR its peers write into (a doorbell or mailbox) */
+  p2pTarget: boolean;
 }
 
 export interface DeviceCounters {
@@ -252,9 +254,9 @@ export abstract class DeviceModel implements MigratableDevice {
     return this.state === "running" || this.faults.p2pWhileQuiesced;
   }
 
-  /** Peer writes are accepted unless the device is stopped or failed. */
+  /** Peer writes are accepted unless the device is stopped or failed (or a fault refuses them while P2P-quiesced). */
   protected acceptPeerWrite(): boolean {
-    const ok = this.healthState === "ok" && this.state !== "stopped";
+    const ok = this.healthState === "ok" && this.state !== "stopped" && !(this.state === "running-p2p" && this.faults.refusePeerWritesWhileQuiesced);
     if (ok) this.counters.peerWritesAccepted++;
     else this.counters.peerWritesRefused++;
     return ok;

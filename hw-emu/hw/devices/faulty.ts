@@ -4,6 +4,7 @@
  * protects:
  * - "dma-after-stop":         keeps processing queued work, with DMA, after stop();
  * - "p2p-during-running-p2p": keeps initiating peer-to-peer writes while P2P-quiesced;
+ * - "p2p-refused-in-running-p2p": refuses its peers' writes into its BARs while P2P-quiesced;
  * - "short-stream":           the save stream ends early (its last bytes never come);
  * - "corrupt-stream":         one byte of the save stream is flipped;
  * - "arc-fails-to-error":     a chosen verb fails and leaves the device failed
@@ -24,6 +25,7 @@ import {
 export const FAULT_RULES = [
   "dma-after-stop",
   "p2p-during-running-p2p",
+  "p2p-refused-in-running-p2p",
   "short-stream",
   "corrupt-stream",
   "arc-fails-to-error",
@@ -54,6 +56,8 @@ export function faultApplies(rule: FaultRule, device: { features: MigratableDevi
       return device.traits.dma;
     case "p2p-during-running-p2p":
       return device.features.p2p && device.traits.p2pInitiator;
+    case "p2p-refused-in-running-p2p":
+      return device.features.p2p && device.traits.p2pTarget;
     case "dirty-page-not-logged":
       return device.features.dmaLogging && device.traits.dma;
     case "arc-fails-to-error":
@@ -62,6 +66,17 @@ export function faultApplies(rule: FaultRule, device: { features: MigratableDevi
       return true;
   }
 }
+
+/** What a device lacks when it cannot break a rule, for the refusal's message. */
+const MISSING: Readonly<Record<FaultRule, string>> = {
+  "dma-after-stop": "DMA",
+  "p2p-during-running-p2p": "P2P initiation",
+  "p2p-refused-in-running-p2p": "P2P support with a BAR its peers write into",
+  "short-stream": "save stream",
+  "corrupt-stream": "save stream",
+  "arc-fails-to-error": "migration arcs",
+  "dirty-page-not-logged": "DMA logging",
+};
 
 /** The rules `device` can be made to break. */
 export function applicableFaults(device: { features: MigratableDevice["features"]; traits: DeviceTraits }): FaultRule[] {
@@ -80,12 +95,13 @@ export class FaultyDevice<D extends DeviceModel = DeviceModel> implements Migrat
     readonly options: FaultyOptions = {},
   ) {
     if (!(FAULT_RULES as readonly string[]).includes(rule)) throw new RangeError(`unknown fault rule ${rule}`);
-    if (!faultApplies(rule, inner)) throw new Error(`${inner.kind} cannot break "${rule}" (it has no ${rule === "dirty-page-not-logged" ? "DMA logging" : rule.startsWith("p2p") ? "P2P initiation" : "DMA"})`);
+    if (!faultApplies(rule, inner)) throw new Error(`${inner.kind} cannot break "${rule}" (it has no ${MISSING[rule]})`);
     if (options.arc !== undefined && !(FAULT_ARCS as readonly string[]).includes(options.arc)) throw new RangeError(`unknown arc ${options.arc}`);
     this.kind = `faulty:${inner.kind}`;
     this.name = `${inner.name} (faulty: ${rule})`;
     if (rule === "dma-after-stop") inner.faults.dmaWhileStopped = true;
     if (rule === "p2p-during-running-p2p") inner.faults.p2pWhileQuiesced = true;
+    if (rule === "p2p-refused-in-running-p2p") inner.faults.refusePeerWritesWhileQuiesced = true;
     this.logProxy = inner.dmaLog ? this.makeLogProxy(inner.dmaLog) : null;
   }
 

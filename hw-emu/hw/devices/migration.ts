@@ -136,12 +136,14 @@ export interface FaultControls {
   dmaWhileStopped: boolean;
   /** keep initiating peer-to-peer DMA while P2P-quiesced */
   p2pWhileQuiesced: boolean;
+  /** refuse peers' writes into the device's BARs while P2P-quiesced */
+  refusePeerWritesWhileQuiesced: boolean;
   /** number of upcoming logged DMA writes whose pages are not recorded */
   dirtyLogSkips: number;
 }
 
 export function noFaults(): FaultControls {
-  return { dmaWhileStopped: false, p2pWhileQuiesced: false, dirtyLogSkips: 0 };
+  return { dmaWhileStopped: false, p2pWhileQuiesced: false, refusePeerWritesWhileQuiesced: false, dirtyLogSkips: 0 };
 }
 
 export interface MigratableDevice {

@@ -198,7 +198,7 @@ export class NicVf extends DeviceModel {
   readonly fn: PciFunction;
   readonly features: MigrationFeatures;
   readonly preCopyEmptyRead = "enomsg" as const;
-  readonly traits: DeviceTraits = { dma: true, p2pInitiator: true };
+  readonly traits: DeviceTraits = { dma: true, p2pInitiator: true, p2pTarget: true };
   readonly msix: MsixController;
   readonly queueCount: number;
   readonly stateSize: number;

@@ -107,7 +107,7 @@ export class SerialMdev extends DeviceModel {
   readonly fn: PciFunction;
   readonly features: MigrationFeatures = { stopCopy: true, p2p: true, preCopy: true, dmaLogging: true };
   readonly preCopyEmptyRead = "zero" as const;
-  readonly traits: DeviceTraits = { dma: false, p2pInitiator: false };
+  readonly traits: DeviceTraits = { dma: false, p2pInitiator: false, p2pTarget: false };
   readonly configSize = SERIAL_CONFIG_SIZE;
   readonly portCount: number;
   readonly interruptLog: InterruptLog;
