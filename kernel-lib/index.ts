@@ -5,3 +5,5 @@ export * from "./vfio/index.js";
 export * from "./backends/index.js";
 export * from "./vmm/conformance/index.js";
 export * from "./vmm/index.js";
+/** The uAPI itself, as include/uapi has it: request numbers, constants, struct layouts and codecs, errnos. */
+export * as uapi from "../hw-emu/uapi/index.js";

@@ -15,6 +15,7 @@ import { forEachSetBit, setBitRuns, countBits } from "./bitmap.js";
 import type { DmaEngine, DmaStatus, LostAccess } from "./dma.js";
 import type { FaultInjection, FaultInjectionSpec, IoDomain, IoLeaf, Iommu, IommuFault } from "./iommu.js";
 import { PAGE_SIZE, type GuestMemory, type MemoryStats } from "./memory.js";
+import { checkRoutingId, parseBdf } from "./pci/address.js";
 import type { GuestDirtyLog } from "./memory-dirty-log.js";
 
 export interface LabParts {
@@ -135,6 +136,16 @@ export class HardwareLab {
 
   mappings(domain: IoDomain): IoLeaf[] {
     return domain.mappings();
+  }
+
+  /**
+   * The IOMMU domain a device translates its DMA through, by PCI address ("0000:01:00.0")
+   * or requester ID; null when it has none, so its DMA is blocked. The uAPI never names
+   * domains: this is how a notebook sees what a container or an iommufd HWPT built.
+   */
+  domainOf(device: string | number): IoDomain | null {
+    const rid = typeof device === "string" ? parseBdf(device) : checkRoutingId(device);
+    return this.parts.iommu.domainOf(rid) ?? null;
   }
 
   faults(): readonly IommuFault[] {

@@ -26,6 +26,18 @@ function setup(seed = 1) {
 }
 
 describe("HardwareLab", () => {
+  it("names the domain a device translates through, by PCI address or requester ID", () => {
+    const { domain, iommu, lab } = setup();
+    expect(lab.domainOf(RID)).toBe(domain);
+    expect(lab.domainOf("0000:03:00.0")).toBe(domain);
+    expect(lab.domainOf("03:00.0")).toBe(domain);
+    expect(lab.mappings(lab.domainOf(RID)!)).toEqual(domain.mappings());
+    iommu.detach(RID);
+    expect(lab.domainOf(RID)).toBeNull();
+    expect(() => lab.domainOf("03:00")).toThrow(/not a PCI address/);
+    expect(() => lab.domainOf(0x10000)).toThrow(/routing id/);
+  });
+
   it("watches DMA dirty bits without clearing them", () => {
     const { domain, lab } = setup();
     domain.setDirtyTracking(true);
