@@ -15,6 +15,8 @@ import type { MigratableDevice } from "./devices/migration.js";
 import { NicVf } from "./devices/nic-vf.js";
 import { SerialMdev } from "./devices/serial-mdev.js";
 import { formatBdf } from "./pci/address.js";
+import type { InterruptEvent } from "./pci/interrupt-log.js";
+import type { MsixVectorState } from "./msix.js";
 
 /** The model behind a device, looking through the faulty wrapper. */
 export function modelOf(device: MigratableDevice): DeviceModel {
@@ -43,6 +45,25 @@ export function pendingInterrupts(device: MigratableDevice): PendingInterrupts {
   if (m instanceof AccelVf) return { device: m.name, kind: "msi", vectors: m.msi.pendingVectors(), held: m.msi.isHeld };
   const s = m as SerialMdev;
   return { device: s.name, kind: "mdev", vectors: s.interruptPending ? [0] : [], held: s.runState === "stopped" };
+}
+
+/**
+ * The device's own record of its MSI-X or MSI activity: every firing and what became of it at
+ * the function (delivered, left pending, dropped because MSI-X was off), and every later release
+ * of a pending vector. Events from `sinceSeq` on (default all kept).
+ */
+export function interruptEvents(device: MigratableDevice, sinceSeq = 0): InterruptEvent[] {
+  const m = modelOf(device);
+  if (m instanceof NicVf) return m.msix.log.entries.filter((e) => e.seq >= sinceSeq);
+  if (m instanceof AccelVf) return m.msi.log.entries.filter((e) => e.seq >= sinceSeq);
+  throw new Error(`lab: ${m.name} (${m.kind}) keeps no interrupt log; the NIC (MSI-X) and the accelerator (MSI) do`);
+}
+
+/** The device's MSI-X vector table as the hardware holds it (the host kernel's messages, not the guest's). */
+export function msixTable(device: MigratableDevice): MsixVectorState[] {
+  const m = modelOf(device);
+  if (!(m instanceof NicVf)) throw new Error(`lab: ${m.name} (${m.kind}) has no MSI-X table; the NIC has one`);
+  return Array.from({ length: m.msix.vectors }, (_, v) => m.msix.vectorState(v));
 }
 
 /** Internal state for display: the model's own summary plus run state, health, counters and its DMA log. */

@@ -40,7 +40,13 @@ export function annotate(def: StructDef<Record<string, unknown>>, bytes: Uint8Ar
     } else {
       const n = raw as number | bigint;
       value = f.type === "u64" || f.type === "ptr" || f.flags ? hex(n) : String(n);
-      if (f.flags) {
+      if (f.flags && f.enumSet && f.enumMask !== undefined) {
+        // an index under the mask, flags above it: "MIG_DEVICE_STATE | SET"
+        const index = Number(BigInt(n) & BigInt(f.enumMask));
+        const { names, unknown } = describeFlags(f.flags, BigInt(n) & ~BigInt(f.enumMask));
+        const indexName = enumName(f.enumSet, index) ?? `unknown ${f.enumSet.name} ${index}`;
+        meaning = [indexName, ...names, ...(unknown ? [`unknown ${hex(unknown)}`] : [])].join(" | ");
+      } else if (f.flags) {
         const { names, unknown } = describeFlags(f.flags, n);
         meaning = [...names, ...(unknown ? [`unknown ${hex(unknown)}`] : [])].join(" | ") || "0";
       } else if (f.enumSet) {

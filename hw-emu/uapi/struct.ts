@@ -30,6 +30,8 @@ export interface FieldInput {
   readonly length?: number;
   readonly flags?: FlagSet;
   readonly enumSet?: EnumSet;
+  /** the bits of the value that hold an index named by enumSet; the other bits are flags (vfio_device_feature.flags) */
+  readonly enumMask?: number;
 }
 
 export interface FieldLayout {
@@ -39,6 +41,7 @@ export interface FieldLayout {
   readonly size: number;
   readonly flags?: FlagSet;
   readonly enumSet?: EnumSet;
+  readonly enumMask?: number;
 }
 
 export interface FlexibleArray {
@@ -60,7 +63,7 @@ type FieldValue<T extends ScalarType | "bytes"> = T extends "u64" | "ptr" ? bigi
 
 export type FieldSpecTuple =
   | readonly [name: string, type: ScalarType]
-  | readonly [name: string, type: ScalarType, extra: { flags?: FlagSet; enumSet?: EnumSet }]
+  | readonly [name: string, type: ScalarType, extra: { flags?: FlagSet; enumSet?: EnumSet; enumMask?: number }]
   | readonly [name: string, type: "bytes", extra: { length: number }];
 
 export type StructValue<F extends readonly FieldSpecTuple[]> = {
@@ -201,9 +204,14 @@ export function defineStruct<const F extends readonly FieldSpecTuple[]>(
       const { length } = spec[2] as { length: number };
       place(fname, "bytes", length, 1, {});
     } else {
-      const extra = (spec[2] ?? {}) as { flags?: FlagSet; enumSet?: EnumSet };
+      const extra = (spec[2] ?? {}) as { flags?: FlagSet; enumSet?: EnumSet; enumMask?: number };
       const size = SCALAR_SIZE[type];
-      place(fname, type, size, size, { ...(extra.flags ? { flags: extra.flags } : {}), ...(extra.enumSet ? { enumSet: extra.enumSet } : {}) });
+      if (extra.enumMask !== undefined && !(extra.enumSet && extra.flags)) throw new Error(`defineStruct ${name}: field ${fname} has an enumMask but not both enumSet and flags`);
+      place(fname, type, size, size, {
+        ...(extra.flags ? { flags: extra.flags } : {}),
+        ...(extra.enumSet ? { enumSet: extra.enumSet } : {}),
+        ...(extra.enumMask !== undefined ? { enumMask: extra.enumMask } : {}),
+      });
     }
   }
   if (options.flexible) {

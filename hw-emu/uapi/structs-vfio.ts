@@ -3,6 +3,8 @@ import {
   VFIO_DEVICE_ATTACH,
   VFIO_DEVICE_BIND_FLAG,
   VFIO_DEVICE_DETACH,
+  VFIO_DEVICE_FEATURE,
+  VFIO_DEVICE_FEATURE_FLAG,
   VFIO_DEVICE_FLAGS,
   VFIO_DEVICE_STATE,
   VFIO_DMA_MAP_FLAG,
@@ -123,7 +125,8 @@ export const vfio_device_feature = defineStruct(
   "vfio_device_feature",
   [
     ["argsz", "u32"],
-    ["flags", "u32"],
+    // the feature index in the low 16 bits (VFIO_DEVICE_FEATURE_MASK), GET/SET/PROBE above
+    ["flags", "u32", { flags: VFIO_DEVICE_FEATURE_FLAG, enumSet: VFIO_DEVICE_FEATURE, enumMask: 0xffff }],
   ],
   { sizeRule: "argsz", flexible: { name: "data", element: "u8" } },
 );

@@ -4,7 +4,7 @@
  * them, the bytes past the struct), and those parts cut into rows of cells.
  * The text, HTML and SVG renderers draw from this.
  */
-import type { Annotation } from "../../hw-emu/uapi/index.js";
+import type { Annotation, StructDef } from "../../hw-emu/uapi/index.js";
 
 export type PartKind = "field" | "padding" | "tail";
 
@@ -51,6 +51,13 @@ export interface ByteMapOptions {
   bytesPerRow?: number;
   /** most bytes past the struct to draw (default 256); the rest are counted, not drawn */
   maxTailBytes?: number;
+  /**
+   * the struct the bytes past the first one hold, drawn field by field as part of the
+   * same map: e.g. the payload of a vfio_device_feature (its data[] member)
+   */
+  payload?: StructDef<Record<string, unknown>>;
+  /** words put before the struct's name in the heading, e.g. "SET as the kernel left it" */
+  title?: string;
 }
 
 export function hexByte(b: number): string {
@@ -108,7 +115,7 @@ export function buildModel(annotation: Annotation, bytes: Uint8Array, options: B
     });
     tailNote = ` + ${t.bytes.byteLength} bytes of ${t.name}`;
   }
-  return { struct: annotation.struct, size: annotation.size, parts, omittedTail, heading: `struct ${annotation.struct}: ${annotation.size} bytes${tailNote}` };
+  return { struct: annotation.struct, size: annotation.size, parts, omittedTail, heading: `${options.title ? `${options.title}: ` : ""}struct ${annotation.struct}: ${annotation.size} bytes${tailNote}` };
 }
 
 /** Cut the parts into rows of `perRow` bytes, keeping each part's bytes in order. */

@@ -72,7 +72,9 @@ export function byteMapSvg(model: ByteMapModel, perRow: number): string {
     parts.push(`${swatch}<text x="${legendX + 16}" y="${y + 9}" fill="${INK}">${escapeMarkup(line)}</text>`);
   });
   const legendW = Math.max(0, ...legendLines.map((l) => [...l].length)) * CHAR_W + 16;
-  const width = Math.ceil(legendX + legendW + 8);
+  // the 13px heading may be wider than grid and legend together
+  const headingW = [...model.heading].length * CHAR_W * (13 / 11);
+  const width = Math.ceil(Math.max(legendX + legendW, headingW) + 8);
   const height = Math.ceil(Math.max(TOP + grid.length * ROW_H, TOP + 8 + legendLines.length * 18));
   return (
     `<svg width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${escapeMarkup(FONT_MONO)}" font-size="11" ` +

@@ -19,7 +19,7 @@ const MEANINGS: Record<string, Partial<Record<ErrnoName, string>>> = {
   "VFIO_DEVICE_FEATURE(MIGRATION)": { ENOTTY: "the device has no migration driver" },
   "VFIO_DEVICE_FEATURE(MIG_DEVICE_STATE)": {
     ENOTTY: "the device has no migration driver",
-    EINVAL: "the target is not reachable (unsupported state, ERROR, STOP_COPY back to pre-copy, or the device is in ERROR)",
+    EINVAL: "the request was refused (an unsupported or ERROR target, STOP_COPY back to pre-copy, a device in ERROR, or an arc the driver failed, such as RESUMING -> STOP on an incomplete stream)",
     EIO: "the device failed the arc; GET the state to see where it stopped",
   },
   "VFIO_DEVICE_FEATURE(DMA_LOGGING_START)": {
@@ -34,7 +34,7 @@ const MEANINGS: Record<string, Partial<Record<ErrnoName, string>>> = {
   IOMMU_HWPT_SET_DIRTY_TRACKING: { EOPNOTSUPP: "the HWPT was not allocated with IOMMU_HWPT_ALLOC_DIRTY_TRACKING" },
   VFIO_DEVICE_RESET: { EINVAL: "the device has no reset method" },
   read: { ENOMSG: "no pre-copy data right now (a temporary end of stream)", ENODEV: "the data session has ended" },
-  write: { ENODEV: "the data session has ended", ENOMEM: "more data than the device's state can hold" },
+  write: { ENODEV: "the data session has ended", ENOMEM: "more data than the device's state can hold", EFAULT: "the driver refused the data (mtty: a stream header that does not match this device)" },
 };
 
 export class VfioError extends Error {

@@ -17,7 +17,6 @@ import { PERM_RW } from "../../hw-emu/hw/iommu.js";
 import { modelOf } from "../../hw-emu/hw/lab-devices.js";
 import type { DeviceModel } from "../../hw-emu/hw/devices/device-base.js";
 import { EFD, MMAP, VFIO_PCI_IRQ, VFIO_PCI_REGION, type Syscalls } from "../../hw-emu/uapi/index.js";
-import * as R from "../../hw-emu/hw/pci/regs.js";
 import { Container, Group } from "../vfio/container.js";
 import { Device, type CdevDevice, type Region } from "../vfio/device.js";
 import { Iommufd, type Hwpt } from "../vfio/iommufd.js";
@@ -25,6 +24,7 @@ import { IommufdTracker, Type1Tracker, type DirtyTracker, type TrackedRange } fr
 import type { Migration } from "../vfio/migration.js";
 import type { DmaLogging } from "../vfio/dma-logging.js";
 import { VfioError } from "../vfio/errors.js";
+import { interruptCapabilities, type InterruptCapabilities } from "../vfio/pci-capabilities.js";
 import { GuestRam } from "./ram.js";
 import type { IommuBackend } from "./types.js";
 
@@ -44,15 +44,10 @@ export interface IrqSetup {
   eventfds: number[];
 }
 
-interface CapInfo {
-  msix: { offset: number; tableBar: number; tableOffset: number; pbaBar: number; pbaOffset: number; vectors: number } | null;
-  msi: { offset: number; vectors: number; pendingOffset: number | null } | null;
-}
-
 export class HostDevice {
   irq: IrqSetup | null = null;
   private configRegion: Region | null = null;
-  private caps: CapInfo | null = null;
+  private caps: InterruptCapabilities | null = null;
   /** IOVA of this device's BAR0 as its peers see it, when it is a peer-to-peer target */
   p2pIova: number | null = null;
 
@@ -102,31 +97,9 @@ export class HostDevice {
   }
 
   /** The interrupt capabilities, found by walking the capability list as a driver does. */
-  capabilities(): CapInfo {
-    if (this.caps) return this.caps;
-    const cfg = this.readConfig();
-    const u16 = (o: number) => cfg[o]! | (cfg[o + 1]! << 8);
-    const u32 = (o: number) => (u16(o) | (u16(o + 2) << 16)) >>> 0;
-    const info: CapInfo = { msix: null, msi: null };
-    if (u16(R.PCI_STATUS) & R.PCI_STATUS_CAP_LIST) {
-      let p = cfg[R.PCI_CAPABILITY_LIST]! & ~3;
-      for (let hops = 0; p >= 0x40 && p < cfg.length && hops < 48; hops++) {
-        const id = cfg[p]!;
-        if (id === R.PCI_CAP_ID_MSIX) {
-          const table = u32(p + R.PCI_MSIX_TABLE);
-          const pba = u32(p + R.PCI_MSIX_PBA);
-          info.msix = { offset: p, tableBar: table & 7, tableOffset: table & ~7, pbaBar: pba & 7, pbaOffset: pba & ~7, vectors: (u16(p + R.PCI_MSIX_FLAGS) & 0x7ff) + 1 };
-        } else if (id === R.PCI_CAP_ID_MSI) {
-          const ctrl = u16(p + R.PCI_MSI_FLAGS);
-          const is64 = (ctrl & R.PCI_MSI_FLAGS_64BIT) !== 0;
-          const maskable = (ctrl & R.PCI_MSI_FLAGS_MASKBIT) !== 0;
-          info.msi = { offset: p, vectors: 1 << ((ctrl >> 1) & 7), pendingOffset: maskable ? p + (is64 ? 0x14 : 0x10) : null };
-        }
-        p = cfg[p + 1]! & ~3;
-      }
-    }
-    this.caps = info;
-    return info;
+  capabilities(): InterruptCapabilities {
+    this.caps ??= interruptCapabilities(this.readConfig());
+    return this.caps;
   }
 
   /** The interrupt type a guest driver of this device uses: MSI-X if present, else MSI. */

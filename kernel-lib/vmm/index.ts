@@ -9,3 +9,5 @@ export { Guest, type DeviceIrqState, type ResolvedWorkload } from "./guest.js";
 export { GuestRam, type SourceRam } from "./ram.js";
 export { checkScenario, divergenceExpected, type MigrationScenario, type ScenarioReport } from "./scenario.js";
 export type * from "./types.js";
+export { EmulatedMsix, type EmulatedMsixOptions, type LoadOptions, type MsixEntry, type MsixEvent, type MsixSnapshot } from "./msix-emulation.js";
+export { IRQ_RESTORE_ORDERS, restoreVfioPciDevice, saveVfioPciDevice, type IrqRestoreOrder, type RestoreOptions, type RestoreStep, type SavedVfioPciDevice } from "./device-restore.js";

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseHTML } from "linkedom";
 import { byteMap } from "../../kernel-lib/display/index.js";
-import { defineStruct, STRUCTS, vfio_device_feature_mig_state, vfio_irq_set } from "../../hw-emu/uapi/index.js";
+import { defineStruct, STRUCTS, vfio_device_feature, vfio_device_feature_mig_state, vfio_irq_set } from "../../hw-emu/uapi/index.js";
 
 function parse(markup: string) {
   return parseHTML(`<html><body>${markup}</body></html>`).document;
@@ -91,6 +91,45 @@ describe("byteMap", () => {
     const offsets = [...parse(b.data["text/html"] as string).querySelectorAll("div[role=figure] > div")].map((d) => d.textContent).filter((t) => /^0x/.test(t!));
     expect(offsets).toEqual(["0x0000", "0x0004", "0x0008", "0x000c", "0x0010"]);
     expect(() => byteMap(vfio_irq_set, vfio_irq_set.encode({}), { bytesPerRow: 0 })).toThrow(/bytesPerRow/);
+  });
+
+  it("draws a feature header and its payload struct as one argument", () => {
+    const arg = new Uint8Array(16);
+    arg.set(vfio_device_feature.encode({ argsz: 16, flags: 0x20002 }));
+    arg.set(vfio_device_feature_mig_state.encode({ device_state: 3, data_fd: -1 }), 8);
+    const b = byteMap(vfio_device_feature, arg, { payload: vfio_device_feature_mig_state });
+    expect(b.data["text/plain"]).toBe(
+      [
+        "struct vfio_device_feature + struct vfio_device_feature_mig_state: 16 bytes",
+        "offset  bytes        field              type  value    meaning",
+        "------  -----------  -----------------  ----  -------  ----------------------",
+        "0x0000  10 00 00 00  argsz              u32   16",
+        "0x0004  02 00 02 00  flags              u32   0x20002  MIG_DEVICE_STATE | SET",
+        "0x0008  03 00 00 00  data.device_state  u32   3        STOP_COPY",
+        "0x000c  ff ff ff ff  data.data_fd       s32   -1",
+      ].join("\n"),
+    );
+    expect(htmlByteCells(b.data["text/html"] as string)).toEqual(Array.from(arg, (x) => x.toString(16).padStart(2, "0")));
+    const svgFields = [...parse(b.data["image/svg+xml"] as string).querySelectorAll("g.part")].map((g) => g.getAttribute("data-field"));
+    expect(svgFields).toEqual(["argsz", "flags", "data.device_state", "data.data_fd"]);
+  });
+
+  it("counts bytes past the payload as trailing bytes, and refuses a payload that does not fit", () => {
+    const arg = new Uint8Array(20);
+    arg.set(vfio_device_feature.encode({ argsz: 20, flags: 0x10002 }));
+    const b = byteMap(vfio_device_feature, arg, { payload: vfio_device_feature_mig_state });
+    expect((b.data["text/plain"] as string).split("\n")[0]).toBe("struct vfio_device_feature + struct vfio_device_feature_mig_state: 16 bytes + 4 bytes of trailing bytes");
+    expect(() => byteMap(vfio_device_feature, arg.subarray(0, 12), { payload: vfio_device_feature_mig_state })).toThrow(
+      /12 bytes cannot hold struct vfio_device_feature \(8 bytes\) followed by struct vfio_device_feature_mig_state \(8 bytes\)/,
+    );
+  });
+
+  it("puts a title before the struct's name in every form", () => {
+    const b = byteMap(vfio_device_feature_mig_state, vfio_device_feature_mig_state.encode({ device_state: 1 }), { title: "GET as the kernel left it" });
+    const heading = "GET as the kernel left it: struct vfio_device_feature_mig_state: 8 bytes";
+    expect((b.data["text/plain"] as string).split("\n")[0]).toBe(heading);
+    expect(b.data["text/html"]).toContain(heading);
+    expect(b.data["image/svg+xml"]).toContain(heading);
   });
 
   it("renders identically twice", () => {

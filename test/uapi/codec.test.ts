@@ -8,6 +8,7 @@ import {
   VFIO_IRQ_SET,
   VFIO_REGION_INFO_CAP,
   annotate,
+  defineStruct,
   buildCapChain,
   copyInArgsz,
   copyInSize,
@@ -16,6 +17,7 @@ import {
   iommu_ioas_map,
   parseCapChain,
   unknownFlagBits,
+  vfio_device_feature,
   vfio_device_feature_mig_state,
   vfio_irq_set,
   vfio_region_info,
@@ -98,6 +100,16 @@ describe("struct codecs", () => {
     expect(unknownFlagBits("vfio_irq_set", "flags", VFIO_IRQ_SET, 0x64)).toBe("vfio_irq_set.flags: unknown VFIO_IRQ_SET flag bit 6 (0x40)");
     const a = annotate(vfio_irq_set, vfio_irq_set.encode({ flags: 0x64 }));
     expect(a.fields.find((f) => f.name === "flags")!.meaning).toBe("DATA_EVENTFD | ACTION_TRIGGER | unknown 0x40");
+  });
+
+  it("names vfio_device_feature.flags as the feature index under VFIO_DEVICE_FEATURE_MASK plus GET/SET/PROBE", () => {
+    const meaning = (flags: number) => annotate(vfio_device_feature, vfio_device_feature.encode({ argsz: 8, flags })).fields.find((f) => f.name === "flags")!.meaning;
+    expect(meaning(0x20002)).toBe("MIG_DEVICE_STATE | SET");
+    expect(meaning(0x50001)).toBe("MIGRATION | GET | PROBE");
+    expect(meaning(0x10009)).toBe("MIG_DATA_SIZE | GET");
+    expect(meaning(0x90002)).toBe("MIG_DEVICE_STATE | GET | unknown 0x80000");
+    expect(meaning(0x1ff)).toBe("unknown VFIO_DEVICE_FEATURE 511");
+    expect(() => defineStruct("bad", [["f", "u32", { enumMask: 0xff }]])).toThrowError(/enumMask but not both enumSet and flags/);
   });
 });
 
