@@ -7,3 +7,4 @@ export * from "./vmm/conformance/index.js";
 export * from "./vmm/index.js";
 /** The uAPI itself, as include/uapi has it: request numbers, constants, struct layouts and codecs, errnos. */
 export * as uapi from "../hw-emu/uapi/index.js";
+export { MMAP } from "../hw-emu/uapi/index.js";

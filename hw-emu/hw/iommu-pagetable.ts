@@ -42,6 +42,17 @@ function levelOfSize(size: number): number {
   }
 }
 
+/** The 512 leaves one level below the leaf entry `e` at `level`, with its target and flags. */
+function childTable(e: number, level: number): Node {
+  const flags = e % 4096;
+  const gpa = e - flags;
+  const sub = SPAN[level + 1]!;
+  const child = newNode(level + 1);
+  for (let k = 0; k < 512; k++) child.e[k] = gpa + k * sub + flags;
+  child.n = 512;
+  return child;
+}
+
 /** A leaf mapping found in the table. */
 export interface IoLeaf {
   /** IOVA of the start of the leaf */
@@ -117,6 +128,56 @@ export class IoPageTable {
   }
 
   /**
+   * Replace the huge leaf that maps `iova` by a table of 512 leaves of the next smaller size,
+   * with the same targets and permissions, in one store: a walk sees either the old leaf or
+   * the new table, never an empty slot. Returns the leaf that was split.
+   */
+  splitLeaf(iova: number): IoLeaf {
+    const slot = this.hugeLeafSlot(iova);
+    const e = slot.node.e[slot.i]!;
+    slot.node.c![slot.i] = childTable(e, slot.level);
+    slot.node.e[slot.i] = TABLE;
+    return slot.leaf;
+  }
+
+  /**
+   * Empty the slot of the huge leaf that maps `iova` (the "break" of break-before-make):
+   * until `installSplit` fills it, walks over the leaf's range find nothing. Returns the leaf.
+   */
+  clearLeaf(iova: number): IoLeaf {
+    const slot = this.hugeLeafSlot(iova);
+    slot.node.e[slot.i] = 0;
+    slot.node.n--;
+    this.bytes -= slot.leaf.size;
+    return slot.leaf;
+  }
+
+  /**
+   * Fill the empty slot that `leaf` occupied with a table of 512 leaves of the next smaller
+   * size covering it (the "make" after `clearLeaf`).
+   */
+  installSplit(leaf: IoLeaf): void {
+    const leafLevel = levelOfSize(leaf.size);
+    if (leafLevel === 3) throw new RangeError("installSplit: a 4 KiB leaf has nothing below it");
+    if (this.anyMapped(leaf.iova, leaf.iova + leaf.size)) throw new RangeError(`installSplit: 0x${leaf.iova.toString(16)} is mapped again`);
+    let node = this.root;
+    for (let level = 0; level < leafLevel; level++) {
+      const i = Math.floor(leaf.iova / SPAN[level]!) % 512;
+      if (node.e[i] === 0) {
+        node.e[i] = TABLE;
+        node.c![i] = newNode(level + 1);
+        node.n++;
+      }
+      node = node.c![i]!;
+    }
+    const i = Math.floor(leaf.iova / leaf.size) % 512;
+    node.c![i] = childTable(leaf.gpa + (leaf.perm | LEAF), leafLevel);
+    node.e[i] = TABLE;
+    node.n++;
+    this.bytes += leaf.size;
+  }
+
+  /**
    * Remove every mapping inside [start, end). A huge leaf that straddles an edge is split
    * into smaller leaves first, so exactly the requested range goes away.
    * Returns the number of bytes unmapped.
@@ -130,6 +191,24 @@ export class IoPageTable {
   /** Calls `fn` for each leaf in IOVA order (within [start, end) when given). */
   forEachLeaf(fn: (leaf: IoLeaf) => void, start = 0, end = 2 ** 48): void {
     this.leavesIn(this.root, 0, 0, start, end, fn);
+  }
+
+  /** The slot of the huge (2 MiB or 1 GiB) leaf that maps `iova`; throws when there is none. */
+  private hugeLeafSlot(iova: number): { node: Node; i: number; level: number; leaf: IoLeaf } {
+    let node = this.root;
+    for (let level = 0; level < 4; level++) {
+      const span = SPAN[level]!;
+      const i = Math.floor(iova / span) % 512;
+      const e = node.e[i]!;
+      if (e === 0) break;
+      const flags = e % 4096;
+      if (flags & LEAF) {
+        if (level === 3) throw new RangeError(`0x${iova.toString(16)} is mapped by a 4 KiB leaf: there is nothing to split`);
+        return { node, i, level, leaf: { iova: iova - (iova % span), gpa: e - flags, size: span, perm: flags & PERM_RW } };
+      }
+      node = node.c![i]!;
+    }
+    throw new RangeError(`no leaf maps 0x${iova.toString(16)}`);
   }
 
   private anyIn(node: Node, level: number, base: number, start: number, end: number): boolean {
@@ -162,14 +241,8 @@ export class IoPageTable {
           this.bytes -= span;
           continue;
         }
-        // split the huge leaf into 512 smaller ones with the same target and permissions
-        const child = newNode(level + 1);
-        const sub = SPAN[level + 1]!;
-        const gpa = e - flags;
-        for (let k = 0; k < 512; k++) child.e[k] = gpa + k * sub + flags;
-        child.n = 512;
+        node.c![i] = childTable(e, level);
         node.e[i] = TABLE;
-        node.c![i] = child;
       }
       const child = node.c![i]!;
       this.removeIn(child, level + 1, eBase, start, end);

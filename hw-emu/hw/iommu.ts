@@ -11,6 +11,13 @@
  * Invalidation rule: `unmap` invalidates the IOTLB for the range by itself, unless the
  * IOMMU was built with `autoInvalidate: false`. In that mode stale translations remain
  * usable until `invalidate()` is called, which lets notebooks show why the flush matters.
+ *
+ * Splitting a huge leaf (`IoDomain.beginSplit`) into 512 leaves of the next size, as a driver
+ * would to track dirty pages at a finer grain, takes one of two sequences: "atomic" replaces
+ * the leaf by the new table in one store (as an Arm SMMU with break-before-make level 1 or 2
+ * may change a block's size), and "break-before-make" first empties the slot and invalidates
+ * the IOTLB, then installs the table; a DMA that arrives in between faults. Dirty state
+ * carries over in both.
  */
 import type { TimeSource } from "../sim/clock.js";
 import { ChunkedBitmap } from "./bitmap-chunked.js";
@@ -93,6 +100,12 @@ export interface MapOptions {
   pageSize?: number;
 }
 
+/**
+ * How a huge leaf is split: in one store ("atomic"), or by emptying its slot and invalidating
+ * the IOTLB before installing the smaller leaves ("break-before-make").
+ */
+export type SplitMode = "atomic" | "break-before-make";
+
 export interface ReadDirtyOptions {
   /** clear the harvested bits (default true; false is iommufd's NO_CLEAR) */
   clear?: boolean;
@@ -140,6 +153,35 @@ function isPow2(x: number): boolean {
   return Number.isSafeInteger(x) && x > 0 && 2 ** Math.round(Math.log2(x)) === x;
 }
 
+/**
+ * A split of one huge leaf, begun by `IoDomain.beginSplit` and completed by `finish()`.
+ * Between the two, an "atomic" split still translates through the old leaf, while a
+ * "break-before-make" split leaves the leaf's range unmapped (DMA there faults).
+ */
+export class LeafSplit {
+  private finished = false;
+
+  constructor(
+    private readonly domain: IoDomain,
+    /** the huge leaf being split */
+    readonly leaf: IoLeaf,
+    readonly mode: SplitMode,
+    private readonly complete: (split: LeafSplit) => void,
+  ) {}
+
+  /** whether `finish()` has run */
+  get done(): boolean {
+    return this.finished;
+  }
+
+  /** Install the 512 smaller leaves (atomic: in place of the old leaf; break-before-make: in the empty slot). */
+  finish(): void {
+    if (this.finished) throw new IommuError("invalid", `the split of the leaf at 0x${this.leaf.iova.toString(16)} in ${this.domain.name} is already finished`);
+    this.finished = true;
+    this.complete(this);
+  }
+}
+
 /** An IO address space: page table, dirty bitmap, tracking state. Created by `Iommu.createDomain`. */
 export class IoDomain {
   readonly dirtyTrackingSupported: boolean;
@@ -153,6 +195,8 @@ export class IoDomain {
   private lastMarkStart = -1;
   private lastMarkLength = 0;
   private readonly walkOut: WalkResult = { leafIova: 0, leafGpa: 0, leafSize: 0, perm: 0 };
+  /** splits begun and not finished: map and unmap refuse to touch their leaves meanwhile */
+  private readonly splitting = new Set<LeafSplit>();
   /** @internal set by Iommu */
   destroyed = false;
 
@@ -194,6 +238,7 @@ export class IoDomain {
       if (!this.pageSizes.includes(forced)) throw new IommuError("unsupported", `map: page size ${forced} not supported by ${this.name}`);
       if (v % forced || p % forced || len % forced) throw new IommuError("unaligned", `map: range not aligned to page size ${forced}`);
     }
+    this.checkNotSplitting(v, len, "map");
     if (this.table.anyMapped(v, v + len)) throw new IommuError("exists", "map: part of the range is already mapped");
     let off = 0;
     while (off < len) {
@@ -223,6 +268,7 @@ export class IoDomain {
     if (v % PAGE_4K || len % PAGE_4K) throw new IommuError("unaligned", "unmap: iova and length must be 4 KiB aligned");
     if (len === 0) return 0;
     if (v + len > IOVA_LIMIT) throw new IommuError("range", "unmap: range beyond the IOVA limit");
+    this.checkNotSplitting(v, len, "unmap");
     const n = this.table.remove(v, v + len);
     this.dirty.clearRange(v / PAGE_4K, len / PAGE_4K);
     this.lastMarkStart = -1;
@@ -241,6 +287,66 @@ export class IoDomain {
   /** @internal page-table walk used by Iommu.translate */
   walk(iova: number, out: WalkResult): boolean {
     return iova < IOVA_LIMIT && this.table.walk(iova, out);
+  }
+
+  /**
+   * Begin splitting the huge leaf (2 MiB or 1 GiB) that maps `iova` into 512 leaves of the next
+   * smaller size with the same targets and permissions; `finish()` on the result completes it.
+   * "atomic": nothing changes until `finish()`, which replaces the leaf by the new table in one
+   * store and then invalidates the IOTLB for the range. "break-before-make": the leaf's slot is
+   * emptied and the IOTLB invalidated now, so DMA into the range faults ("not-present") until
+   * `finish()` installs the table. Either way the range's dirty bits are kept, as a driver that
+   * reads the old entry's dirty bit before replacing it keeps them. Map and unmap calls that touch
+   * the leaf are refused (IommuError "busy") until the split is finished.
+   */
+  beginSplit(iova: Address, mode: SplitMode = "atomic"): LeafSplit {
+    this.checkLive();
+    if (mode !== "atomic" && mode !== "break-before-make") throw new IommuError("invalid", `beginSplit: unknown mode ${JSON.stringify(mode)}`);
+    const v = toAddress(iova, "iova");
+    if (v >= IOVA_LIMIT || !this.table.walk(v, this.walkOut)) throw new IommuError("range", `beginSplit: no leaf maps 0x${v.toString(16)} in ${this.name}`);
+    const w = this.walkOut;
+    const leaf: IoLeaf = { iova: w.leafIova, gpa: w.leafGpa, size: w.leafSize, perm: w.perm };
+    if (leaf.size === PAGE_4K) throw new IommuError("invalid", `beginSplit: 0x${v.toString(16)} is mapped by a 4 KiB leaf, which cannot be split`);
+    if (!this.pageSizes.includes(leaf.size === PAGE_1G ? PAGE_2M : PAGE_4K)) {
+      throw new IommuError("unsupported", `beginSplit: ${this.name} does not support the leaf size a split of a ${leaf.size}-byte leaf needs`);
+    }
+    if (mode === "break-before-make") {
+      this.table.clearLeaf(leaf.iova);
+      this.iommu.invalidate(this, leaf.iova, leaf.size);
+    }
+    this.lastMarkStart = -1;
+    const split = new LeafSplit(this, leaf, mode, (s) => this.completeSplit(s));
+    this.splitting.add(split);
+    return split;
+  }
+
+  /** Split the huge leaf that maps `iova` at once (`beginSplit` then `finish`); returns the old leaf. */
+  splitLeaf(iova: Address, mode: SplitMode = "atomic"): IoLeaf {
+    const split = this.beginSplit(iova, mode);
+    split.finish();
+    return split.leaf;
+  }
+
+  private completeSplit(split: LeafSplit): void {
+    this.checkLive();
+    this.splitting.delete(split);
+    const { leaf } = split;
+    if (split.mode === "atomic") {
+      this.table.splitLeaf(leaf.iova);
+      this.iommu.invalidate(this, leaf.iova, leaf.size);
+    } else {
+      // the slot was emptied and the IOTLB invalidated when the split began
+      this.table.installSplit(leaf);
+    }
+    this.lastMarkStart = -1;
+  }
+
+  private checkNotSplitting(iova: number, length: number, what: string): void {
+    for (const s of this.splitting) {
+      if (iova < s.leaf.iova + s.leaf.size && s.leaf.iova < iova + length) {
+        throw new IommuError("busy", `${what}: the leaf at 0x${s.leaf.iova.toString(16)} in ${this.name} is being split (${s.mode})`);
+      }
+    }
   }
 
   /** Leaves in IOVA order, optionally limited to [iova, iova+length). */

@@ -13,10 +13,24 @@ import { GuestWrites, type GuestWritesConfig } from "../sim/guest-writes.js";
 import type { Workload } from "../sim/workload.js";
 import { forEachSetBit, setBitRuns, countBits } from "./bitmap.js";
 import type { DmaEngine, DmaStatus, LostAccess } from "./dma.js";
-import type { FaultInjection, FaultInjectionSpec, IoDomain, IoLeaf, Iommu, IommuFault } from "./iommu.js";
+import type { FaultInjection, FaultInjectionSpec, IoDomain, IoLeaf, Iommu, IommuFault, LeafSplit, SplitMode } from "./iommu.js";
 import { PAGE_SIZE, type GuestMemory, type MemoryStats } from "./memory.js";
-import { checkRoutingId, parseBdf } from "./pci/address.js";
 import type { GuestDirtyLog } from "./memory-dirty-log.js";
+import { parseBdf } from "./pci/address.js";
+
+/** A DMA requester: its PCI requester id, or its address such as "0000:01:00.0". */
+export type Requester = number | string;
+
+function requesterIdOf(requester: Requester): number {
+  return typeof requester === "string" ? parseBdf(requester) : requester;
+}
+
+export interface SplitLeafOptions {
+  /** "atomic" (default) or "break-before-make" */
+  mode?: SplitMode;
+  /** simulated ns between beginning and finishing the split (default 0: at once) */
+  gapNs?: number;
+}
 
 export interface LabParts {
   clock: Clock;
@@ -134,18 +148,29 @@ export class HardwareLab {
     domain.readDirty(start, end - start, PAGE_SIZE, new Uint32Array(Math.ceil((end - start) / PAGE_SIZE / 32)));
   }
 
-  mappings(domain: IoDomain): IoLeaf[] {
-    return domain.mappings();
+  mappings(domain: IoDomain, iova?: number, length?: number): IoLeaf[] {
+    return domain.mappings(iova, length);
+  }
+
+  /** The IO domain a device is attached to (by requester id or PCI address), or null. */
+  domainOf(requester: Requester): IoDomain | null {
+    return this.parts.iommu.domainOf(requesterIdOf(requester)) ?? null;
   }
 
   /**
-   * The IOMMU domain a device translates its DMA through, by PCI address ("0000:01:00.0")
-   * or requester ID; null when it has none, so its DMA is blocked. The uAPI never names
-   * domains: this is how a notebook sees what a container or an iommufd HWPT built.
+   * Split the huge IOMMU leaf that maps `iova` into 512 leaves of the next smaller size, as an
+   * IOMMU driver would to track dirty pages at a finer grain (see `IoDomain.beginSplit`). The
+   * split begins now and finishes `gapNs` of simulated time later: with "break-before-make",
+   * DMA into the leaf's range faults in between; with "atomic", it keeps translating through
+   * the old leaf. Returns the split (its `done` turns true when it finishes).
    */
-  domainOf(device: string | number): IoDomain | null {
-    const rid = typeof device === "string" ? parseBdf(device) : checkRoutingId(device);
-    return this.parts.iommu.domainOf(rid) ?? null;
+  splitLeaf(domain: IoDomain, iova: number, options: SplitLeafOptions = {}): LeafSplit {
+    const gap = options.gapNs ?? 0;
+    if (!Number.isSafeInteger(gap) || gap < 0) throw new RangeError(`splitLeaf: gapNs must be a non-negative integer, got ${gap}`);
+    const split = domain.beginSplit(iova, options.mode ?? "atomic");
+    if (gap === 0) split.finish();
+    else this.parts.clock.after(gap, () => split.finish(), `split ${domain.name} 0x${split.leaf.iova.toString(16)}`);
+    return split;
   }
 
   faults(): readonly IommuFault[] {
@@ -179,11 +204,13 @@ export class HardwareLab {
   // ---- workloads ----
 
   /**
-   * Start device DMA traffic issued as requester `rid` (which must be connected to the DMA
-   * engine, normally by its device model). Returns the workload and a live count of outcomes.
+   * Start device DMA traffic issued as `requester` (a requester id or PCI address, which must be
+   * connected to the DMA engine, normally by its device model). Returns the workload and a live
+   * count of outcomes.
    */
-  startDmaTraffic(rid: number, config: DmaTrafficConfig, delay = 0): { workload: DmaTraffic; outcomes: TrafficOutcomes } {
+  startDmaTraffic(requester: Requester, config: DmaTrafficConfig, delay = 0): { workload: DmaTraffic; outcomes: TrafficOutcomes } {
     const { dma, clock, rng } = this.parts;
+    const rid = requesterIdOf(requester);
     const outcomes: TrafficOutcomes = { ok: 0, fault: 0, "bus-master-disabled": 0, unclaimed: 0 };
     const buf = new Uint8Array(config.size);
     const workload = new DmaTraffic(clock, rng.fork(), config, (op) => {

@@ -77,6 +77,95 @@ describe("IO page tables", () => {
   });
 });
 
+describe("splitting huge leaves", () => {
+  function attached() {
+    const clock = new Clock();
+    const iommu = new Iommu({ clock });
+    const d = iommu.createDomain();
+    iommu.attach(RID, d);
+    d.map(0, 0x8000_0000, PAGE_1G + PAGE_2M, PERM_RW);
+    return { iommu, d, tr: newTranslation() };
+  }
+
+  for (const mode of ["atomic", "break-before-make"] as const) {
+    it(`${mode}: 512 leaves of the next size, same targets and permissions`, () => {
+      const { d } = attached();
+      expect(d.splitLeaf(PAGE_1G + 0x1234, mode)).toEqual({ iova: PAGE_1G, gpa: 0x8000_0000 + PAGE_1G, size: PAGE_2M, perm: PERM_RW });
+      const leaves = d.mappings(PAGE_1G, PAGE_2M);
+      expect(leaves).toHaveLength(512);
+      expect(leaves.every((l, k) => l.size === PAGE_4K && l.iova === PAGE_1G + k * PAGE_4K && l.gpa === 0x8000_0000 + PAGE_1G + k * PAGE_4K && l.perm === PERM_RW)).toBe(true);
+      d.splitLeaf(0, mode);
+      expect(d.mappings(0, PAGE_1G).map((l) => l.size)).toEqual(new Array(512).fill(PAGE_2M));
+      expect(d.mappedBytes).toBe(PAGE_1G + PAGE_2M);
+    });
+  }
+
+  it("break-before-make empties the slot until finished, so DMA in the gap faults", () => {
+    const { iommu, d, tr } = attached();
+    expect(iommu.translate(RID, PAGE_1G, "write", tr)).toBe(true); // the IOTLB now holds the 2 MiB leaf
+    const split = d.beginSplit(PAGE_1G, "break-before-make");
+    expect(d.mappedBytes).toBe(PAGE_1G);
+    expect(iommu.translate(RID, PAGE_1G + 0x10, "write", tr)).toBe(false);
+    expect(iommu.faults.at(-1)).toMatchObject({ reason: "not-present", iova: PAGE_1G + 0x10 });
+    split.finish();
+    expect(split.done).toBe(true);
+    expect(iommu.translate(RID, PAGE_1G + 0x10, "write", tr)).toBe(true);
+    expect(tr.leafSize).toBe(PAGE_4K);
+    expect(iommu.faultCount).toBe(1);
+  });
+
+  it("atomic keeps translating through the old leaf until finished, then through the new ones", () => {
+    const { iommu, d, tr } = attached();
+    const split = d.beginSplit(PAGE_1G, "atomic");
+    expect(iommu.translate(RID, PAGE_1G + 0x5000, "write", tr)).toBe(true);
+    expect(tr.leafSize).toBe(PAGE_2M);
+    split.finish();
+    // the stale 2 MiB IOTLB entry was invalidated with the swap
+    expect(iommu.translate(RID, PAGE_1G + 0x5000, "write", tr)).toBe(true);
+    expect([tr.leafIova, tr.leafSize, tr.gpa]).toEqual([PAGE_1G + 0x5000, PAGE_4K, 0x8000_0000 + PAGE_1G + 0x5000]);
+    expect(iommu.faultCount).toBe(0);
+  });
+
+  it("keeps dirty bits across the split; later writes dirty only their small leaf", () => {
+    const { d } = attached();
+    d.setDirtyTracking(true);
+    d.markDirty(PAGE_1G, PAGE_2M); // a write through the 2 MiB leaf
+    d.splitLeaf(PAGE_1G, "break-before-make");
+    const bits = new Uint32Array(16);
+    d.readDirty(PAGE_1G, PAGE_2M, PAGE_4K, bits);
+    expect(setBitIndices(bits)).toHaveLength(512);
+    d.markDirty(PAGE_1G + 7 * PAGE_4K, PAGE_4K);
+    bits.fill(0);
+    d.readDirty(PAGE_1G, PAGE_2M, PAGE_4K, bits);
+    expect(setBitIndices(bits)).toEqual([7]);
+  });
+
+  it("refuses what cannot be split, a second finish, and map or unmap over a split in progress", () => {
+    const { d } = attached();
+    d.splitLeaf(PAGE_1G, "atomic");
+    expect(() => d.beginSplit(PAGE_1G)).toThrow(/4 KiB leaf/);
+    expect(() => d.beginSplit(PAGE_1G + PAGE_2M)).toThrow(IommuError);
+    expect(() => d.beginSplit(0, "sideways" as never)).toThrow(/unknown mode/);
+    const split = d.beginSplit(0, "break-before-make");
+    const busy = (() => {
+      try {
+        d.unmap(0x1000, PAGE_4K);
+      } catch (e) {
+        return (e as IommuError).code;
+      }
+      return null;
+    })();
+    expect(busy).toBe("busy");
+    expect(() => d.map(0, 0, PAGE_4K, PERM_RW)).toThrow(/being split/);
+    split.finish();
+    expect(() => split.finish()).toThrow(/already finished/);
+    expect(d.unmap(0, PAGE_2M)).toBe(PAGE_2M);
+    const small = new Iommu().createDomain({ pageSizes: [PAGE_4K, PAGE_1G] });
+    small.map(0, 0, PAGE_1G, PERM_RW);
+    expect(() => small.beginSplit(0)).toThrow(/does not support/);
+  });
+});
+
 describe("translation, IOTLB and faults", () => {
   it("records not-present, permission and no-domain faults with time", () => {
     const clock = new Clock();

@@ -26,18 +26,6 @@ function setup(seed = 1) {
 }
 
 describe("HardwareLab", () => {
-  it("names the domain a device translates through, by PCI address or requester ID", () => {
-    const { domain, iommu, lab } = setup();
-    expect(lab.domainOf(RID)).toBe(domain);
-    expect(lab.domainOf("0000:03:00.0")).toBe(domain);
-    expect(lab.domainOf("03:00.0")).toBe(domain);
-    expect(lab.mappings(lab.domainOf(RID)!)).toEqual(domain.mappings());
-    iommu.detach(RID);
-    expect(lab.domainOf(RID)).toBeNull();
-    expect(() => lab.domainOf("03:00")).toThrow(/not a PCI address/);
-    expect(() => lab.domainOf(0x10000)).toThrow(/routing id/);
-  });
-
   it("watches DMA dirty bits without clearing them", () => {
     const { domain, lab } = setup();
     domain.setDirtyTracking(true);
@@ -111,6 +99,39 @@ describe("HardwareLab", () => {
     expect(lab.lostWrites()).toHaveLength(1);
     expect(lab.lostWrites()[0]).toMatchObject({ target: "peer BAR0", source: "dev", reason: "refused" });
     expect(lab.dmaStats().p2pWrites).toBe(1);
+  });
+
+  it("finds a device's domain by requester id or PCI address", () => {
+    const { domain, lab } = setup();
+    expect(lab.domainOf(RID)).toBe(domain);
+    expect(lab.domainOf("0000:03:00.0")).toBe(domain);
+    expect(lab.domainOf("03:00.1")).toBeNull();
+    expect(() => lab.domainOf("nic0")).toThrow(/not a PCI address/);
+  });
+
+  it("splits a huge leaf under DMA: break-before-make faults the writes in the gap, atomic loses none", () => {
+    function run(mode: "atomic" | "break-before-make") {
+      const { domain, lab } = setup();
+      domain.setDirtyTracking(true);
+      // one 4 KiB write a microsecond into the 2 MiB leaf at 16 MiB
+      const { outcomes } = lab.startDmaTraffic("0000:03:00.0", { region: { base: 16 * MiB, length: 2 * MiB }, bytesPerSecond: 4096e6, size: 4096, locality: { kind: "sequential" } });
+      lab.advance(9_500);
+      const split = lab.splitLeaf(domain, 16 * MiB + 0x3000, { mode, gapNs: 20_000 });
+      lab.advance(10_000);
+      const during = { done: split.done, leaves: lab.mappings(domain, 16 * MiB, 2 * MiB).length };
+      lab.advance(20_000);
+      lab.stopAll();
+      return { outcomes: { ...outcomes }, during, after: { done: split.done, leaves: lab.mappings(domain, 16 * MiB, 2 * MiB).length }, faults: lab.faults().length };
+    }
+    const bbm = run("break-before-make");
+    const atomic = run("atomic");
+    // writes at 0, 1, ..., 39 µs; the gap is [9.5 µs, 29.5 µs): the 20 writes at 10..29 µs fault
+    expect(bbm).toEqual({ outcomes: { ok: 20, fault: 20, "bus-master-disabled": 0, unclaimed: 0 }, during: { done: false, leaves: 0 }, after: { done: true, leaves: 512 }, faults: 20 });
+    expect(atomic).toEqual({ outcomes: { ok: 40, fault: 0, "bus-master-disabled": 0, unclaimed: 0 }, during: { done: false, leaves: 1 }, after: { done: true, leaves: 512 }, faults: 0 });
+    const { domain, lab } = setup();
+    expect(() => lab.splitLeaf(domain, 0, { gapNs: -1 })).toThrow(/gapNs/);
+    lab.splitLeaf(domain, 0);
+    expect(lab.mappings(domain, 0, 2 * MiB)).toHaveLength(512);
   });
 
   it("repeats exactly for the same seed", () => {
