@@ -4,7 +4,7 @@
  * Uint32Array the size of the output bitmap (32 MiB), the cheapest possible full scan.
  * Target: ratio <= 2. Also reported: the harvest into a bitmap that already holds bits.
  */
-import { countBits } from "../hw-emu/hw/bitmap.js";
+import { countBits } from "../hw-emu/sim/bitmap.js";
 import { Iommu, PAGE_4K, PERM_RW } from "../hw-emu/hw/iommu.js";
 import { Random } from "../hw-emu/sim/random.js";
 import { bestOf, consume, round3 } from "./timing.js";

@@ -9,7 +9,7 @@
 import fc from "fast-check";
 import { Errno, IOCTL, STRUCTS, VFIO_DEVICE_FEATURE_FLAG, type StructDef } from "../hw-emu/uapi/index.js";
 import { createMachine, type EmulatedMachine } from "../hw-emu/machine/machine.js";
-import { supportedStates } from "../hw-emu/kernel/vfio/fsm.js";
+import { supportedStates } from "../hw-emu/uapi/migration-fsm.js";
 import { ANON_BASE } from "../hw-emu/kernel/user-memory.js";
 
 const KNOWN_REQUESTS = Object.values(IOCTL);

@@ -3,7 +3,7 @@ export * from "./display/index.js";
 export * from "./kernel/index.js";
 export * from "./vfio/index.js";
 export * from "./backends/index.js";
-export * from "./vmm/conformance/index.js";
+export * from "./conformance/index.js";
 export * from "./vmm/index.js";
 /** The uAPI itself, as include/uapi has it: request numbers, constants, struct layouts and codecs, errnos. */
 export * as uapi from "../hw-emu/uapi/index.js";

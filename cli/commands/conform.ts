@@ -1,8 +1,9 @@
 import { CommanderError, type Command } from "commander";
-import { FAULT_RULES } from "../../hw-emu/hw/devices/faulty.js";
+import { lab } from "../../kernel-lib/backends/emu.js";
 import { createNativeBackend } from "../../kernel-lib/backends/native/index.js";
-import { isGroupDeviceName, parseDeviceArg, parseLocator, reportTable, runConformance } from "../../kernel-lib/vmm/conformance/index.js";
-import type { ConformanceTarget, DeviceLocator } from "../../kernel-lib/vmm/conformance/index.js";
+import { isGroupDeviceName, parseDeviceArg, parseLocator, runConformance } from "../../kernel-lib/conformance/index.js";
+import { reportTable } from "../../kernel-lib/display/conformance-report.js";
+import type { ConformanceTarget, DeviceLocator } from "../../kernel-lib/conformance/index.js";
 import { UsageError } from "../errors.js";
 
 interface ConformOptions {
@@ -66,7 +67,7 @@ export function registerConform(program: Command): void {
   program
     .command("conform")
     .description("run the migration conformance suite on a device: every FSM arc its flags allow, data sessions, PRECOPY_INFO, MIG_DATA_SIZE, ERROR and reset, DMA logging, and (emulated devices) what the hardware really did")
-    .option("--device <name>", `an emulated device: nic, accel, serial, or faulty:RULE[:MODEL] (rules: ${FAULT_RULES.join(", ")}; MODEL defaults to nic)`)
+    .option("--device <name>", `an emulated device: nic, accel, serial, or faulty:RULE[:MODEL] (rules: ${lab.FAULT_RULES.join(", ")}; MODEL defaults to nic)`)
     .option("--vfio <path>", "a real device's cdev, e.g. /dev/vfio/devices/vfio0 (bound to a new iommufd)")
     .option("--group <n>", "a real device's IOMMU group number (with --bdf; opened through a type1v2 container)")
     .option("--bdf <addr>", "the real device's PCI address in --group, e.g. 0000:01:00.1")

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
-import { FLAG_SETS, STATE_VALUE } from "../../hw-emu/kernel/vfio/fsm.js";
+import { FLAG_SETS, STATE_VALUE } from "../../hw-emu/uapi/migration-fsm.js";
 import type { MigStateName } from "../../hw-emu/uapi/index.js";
-import { FsmProbe, walkAllFsmPaths } from "../../kernel-lib/backends/emu-fsm.js";
+import { FsmProbe, walkAllFsmPaths } from "../../kernel-lib/conformance/fsm-probe.js";
 import { UsageError } from "../errors.js";
 
 const STATES = Object.keys(STATE_VALUE).filter((s) => s !== "ERROR") as MigStateName[];

@@ -5,7 +5,7 @@
  * scan, and a 1 TiB range is at most 32 MiB of words.
  */
 import { Buffer } from "node:buffer";
-import { popcount32, wordMask } from "./bitmap.js";
+import { popcount32, wordMask } from "../sim/bitmap.js";
 
 /** granules per chunk: 2^20 (4 GiB of IOVA at 4 KiB) */
 export const CHUNK_BITS = 1 << 20;

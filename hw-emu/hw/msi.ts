@@ -8,7 +8,8 @@
  */
 import type { TimeSource } from "../sim/clock.js";
 import type { PciFunction } from "./pci/function.js";
-import { InterruptLog, type InterruptConsumer, type InterruptOutcome } from "./pci/interrupt-log.js";
+import { InterruptLog, type InterruptOutcome } from "./pci/interrupt-log.js";
+import { MessageInterrupts } from "./message-interrupts.js";
 import {
   PCI_CAP_ID_MSI,
   PCI_MSI_ADDRESS_LO,
@@ -17,7 +18,7 @@ import {
   PCI_MSI_FLAGS_ENABLE,
   PCI_MSI_FLAGS_MASKBIT,
   PCI_MSI_FLAGS_QSIZE,
-} from "./pci/regs.js";
+} from "../uapi/pci-regs.js";
 
 export interface MsiOptions {
   /** vectors requested: 1, 2, 4, 8, 16 or 32 */
@@ -30,31 +31,22 @@ export interface MsiOptions {
   time?: TimeSource;
 }
 
-export class MsiController {
+export class MsiController extends MessageInterrupts {
   readonly capOffset: number;
-  readonly vectors: number;
   readonly address64: boolean;
   readonly perVectorMask: boolean;
-  readonly log: InterruptLog;
   private readonly dataOff: number;
   private readonly maskOff: number;
   private readonly pendingOff: number;
-  private readonly consumers: (InterruptConsumer | null)[];
-  private held = false;
   /** pending firings of a function without a Pending register (no per-vector masking) */
   private heldWithoutRegister = 0;
 
-  constructor(
-    private readonly fn: PciFunction,
-    opts: MsiOptions,
-  ) {
+  constructor(fn: PciFunction, opts: MsiOptions) {
     const log2 = Math.log2(opts.vectors);
     if (!Number.isInteger(log2) || log2 < 0 || log2 > 5) throw new RangeError(`MSI vector count ${opts.vectors} must be 1, 2, 4, 8, 16 or 32`);
-    this.vectors = opts.vectors;
+    super(fn, "msi", opts.vectors, opts.log ?? new InterruptLog(opts.time ?? null));
     this.address64 = opts.address64 ?? true;
     this.perVectorMask = opts.perVectorMask ?? true;
-    this.log = opts.log ?? new InterruptLog(opts.time ?? null);
-    this.consumers = new Array<InterruptConsumer | null>(this.vectors).fill(null);
 
     const length = 10 + (this.address64 ? 4 : 0) + (this.perVectorMask ? 10 : 0);
     const cap = fn.caps.add(PCI_CAP_ID_MSI, length);
@@ -95,10 +87,6 @@ export class MsiController {
     return Math.min(1 << mme, this.vectors);
   }
 
-  private checkVector(v: number): void {
-    if (!Number.isInteger(v) || v < 0 || v >= this.vectors) throw new RangeError(`MSI vector ${v} not in 0..${this.vectors - 1}`);
-  }
-
   vectorMasked(v: number): boolean {
     this.checkVector(v);
     return this.perVectorMask && ((this.fn.config.peek(this.maskOff, 4) >>> v) & 1) === 1;
@@ -107,12 +95,6 @@ export class MsiController {
   pending(v: number): boolean {
     this.checkVector(v);
     return this.perVectorMask && ((this.fn.config.peek(this.pendingOff, 4) >>> v) & 1) === 1;
-  }
-
-  pendingVectors(): number[] {
-    const out: number[] = [];
-    for (let v = 0; v < this.vectors; v++) if (this.pending(v)) out.push(v);
-    return out;
   }
 
   message(v: number): { address: bigint; data: number } {
@@ -125,41 +107,8 @@ export class MsiController {
     return { address: (hi << 32n) | lo, data };
   }
 
-  setConsumer(v: number, consumer: InterruptConsumer | null): void {
-    this.checkVector(v);
-    this.consumers[v] = consumer;
-  }
-
-  setHeld(held: boolean): void {
-    this.held = held;
-    if (!held) this.releaseDeliverable();
-  }
-
-  get isHeld(): boolean {
-    return this.held;
-  }
-
-  fire(v: number): InterruptOutcome {
-    this.checkVector(v);
-    const base = { source: this.fn.name, kind: "msi" as const, vector: v, cause: "fire" as const, consumed: false };
-    if (!this.enabled) {
-      this.log.record({ ...base, outcome: "dropped-disabled" });
-      return "dropped-disabled";
-    }
-    if (v >= this.enabledVectors) {
-      this.log.record({ ...base, outcome: "dropped-vector" });
-      return "dropped-vector";
-    }
-    if (this.vectorMasked(v) || this.held) {
-      // Without per-vector masking there is no pending register; a held firing is kept internally.
-      this.setPending(v, true);
-      this.log.record({ ...base, outcome: "pending" });
-      return "pending";
-    }
-    return this.deliver(v, "fire");
-  }
-
-  private setPending(v: number, on: boolean): void {
+  protected setPending(v: number, on: boolean): void {
+    // without per-vector masking there is no Pending register; a held firing is kept internally
     if (!this.perVectorMask) {
       this.heldWithoutRegister = on ? this.heldWithoutRegister | (1 << v) : this.heldWithoutRegister & ~(1 << v);
       return;
@@ -168,29 +117,15 @@ export class MsiController {
     this.fn.config.poke(this.pendingOff, 4, on ? cur | (1 << v) : cur & ~(1 << v));
   }
 
-  private isPendingInternal(v: number): boolean {
+  protected override waiting(v: number): boolean {
     return this.perVectorMask ? this.pending(v) : ((this.heldWithoutRegister >>> v) & 1) === 1;
   }
 
-  private deliver(v: number, cause: "fire" | "unmask"): InterruptOutcome {
-    if (!this.fn.busMasterEnabled()) {
-      this.log.record({ source: this.fn.name, kind: "msi", vector: v, cause, outcome: "dropped-bus-master", consumed: false });
-      return "dropped-bus-master";
-    }
-    const { address, data } = this.message(v);
-    const consumer = this.consumers[v] ?? null;
-    this.log.record({ source: this.fn.name, kind: "msi", vector: v, cause, outcome: "delivered", consumed: consumer !== null, address, data });
-    consumer?.({ kind: "msi", vector: v, address, data, time: this.log.now() });
-    return "delivered";
+  protected override dropOf(v: number): InterruptOutcome | null {
+    return v >= this.enabledVectors ? "dropped-vector" : null;
   }
 
-  private releaseDeliverable(): void {
-    if (!this.enabled || this.held) return;
-    for (let v = 0; v < this.enabledVectors; v++) {
-      if (this.isPendingInternal(v) && !this.vectorMasked(v)) {
-        this.setPending(v, false);
-        this.deliver(v, "unmask");
-      }
-    }
+  protected override get releasableVectors(): number {
+    return this.enabledVectors;
   }
 }

@@ -16,7 +16,8 @@ import type { TimeSource } from "../sim/clock.js";
 import type { AccessSize } from "./pci/config-space.js";
 import type { MmioHandler } from "./pci/bar.js";
 import type { PciFunction } from "./pci/function.js";
-import { InterruptLog, type InterruptConsumer, type InterruptOutcome } from "./pci/interrupt-log.js";
+import { InterruptLog } from "./pci/interrupt-log.js";
+import { MessageInterrupts } from "./message-interrupts.js";
 import {
   PCI_CAP_ID_MSIX,
   PCI_CAP_MSIX_SIZEOF,
@@ -31,7 +32,7 @@ import {
   PCI_MSIX_FLAGS_MASKALL,
   PCI_MSIX_PBA,
   PCI_MSIX_TABLE,
-} from "./pci/regs.js";
+} from "../uapi/pci-regs.js";
 
 export const MSIX_MAX_VECTORS = 2048;
 
@@ -58,10 +59,8 @@ export interface MsixVectorState {
   hasConsumer: boolean;
 }
 
-export class MsixController {
+export class MsixController extends MessageInterrupts {
   readonly capOffset: number;
-  readonly vectors: number;
-  readonly log: InterruptLog;
   readonly tableBar: number;
   readonly tableOffset: number;
   readonly pbaBar: number;
@@ -69,28 +68,21 @@ export class MsixController {
   private readonly table: Uint8Array;
   private readonly tableView: DataView;
   private readonly pba: Uint8Array;
-  private readonly consumers: (InterruptConsumer | null)[];
-  private held = false;
 
-  constructor(
-    private readonly fn: PciFunction,
-    opts: MsixOptions,
-  ) {
+  constructor(fn: PciFunction, opts: MsixOptions) {
     const n = opts.vectors;
     if (!Number.isInteger(n) || n < 1 || n > MSIX_MAX_VECTORS) throw new RangeError(`MSI-X vector count ${n} not in 1..2048`);
     for (const [what, v] of [["table", opts.tableOffset], ["PBA", opts.pbaOffset]] as const) {
       if (!Number.isInteger(v) || v < 0 || v % 8 !== 0) throw new RangeError(`MSI-X ${what} offset must be 8-byte aligned`);
     }
-    this.vectors = n;
+    super(fn, "msix", n, opts.log ?? new InterruptLog(opts.time ?? null));
     this.tableBar = opts.tableBar;
     this.tableOffset = opts.tableOffset;
     this.pbaBar = opts.pbaBar;
     this.pbaOffset = opts.pbaOffset;
-    this.log = opts.log ?? new InterruptLog(opts.time ?? null);
     this.table = new Uint8Array(n * PCI_MSIX_ENTRY_SIZE);
     this.tableView = new DataView(this.table.buffer);
     this.pba = new Uint8Array(Math.ceil(n / 64) * 8);
-    this.consumers = new Array<InterruptConsumer | null>(n).fill(null);
     this.resetTable();
 
     const cfg = fn.config;
@@ -122,12 +114,8 @@ export class MsixController {
     return (this.control() & PCI_MSIX_FLAGS_ENABLE) !== 0;
   }
 
-  get functionMasked(): boolean {
+  override get functionMasked(): boolean {
     return (this.control() & PCI_MSIX_FLAGS_MASKALL) !== 0;
-  }
-
-  private checkVector(v: number): void {
-    if (!Number.isInteger(v) || v < 0 || v >= this.vectors) throw new RangeError(`MSI-X vector ${v} not in 0..${this.vectors - 1}`);
   }
 
   vectorMasked(v: number): boolean {
@@ -138,12 +126,6 @@ export class MsixController {
   pending(v: number): boolean {
     this.checkVector(v);
     return (this.pba[v >> 3]! & (1 << (v & 7))) !== 0;
-  }
-
-  pendingVectors(): number[] {
-    const out: number[] = [];
-    for (let v = 0; v < this.vectors; v++) if (this.pending(v)) out.push(v);
-    return out;
   }
 
   /** A copy of the PBA bytes (little-endian u64 words). */
@@ -161,67 +143,12 @@ export class MsixController {
 
   vectorState(v: number): MsixVectorState {
     const m = this.message(v);
-    return { vector: v, ...m, masked: this.vectorMasked(v), pending: this.pending(v), hasConsumer: this.consumers[v] !== null };
+    return { vector: v, ...m, masked: this.vectorMasked(v), pending: this.pending(v), hasConsumer: this.hasConsumer(v) };
   }
 
-  /** Attaches the receiver of vector v's messages (null detaches). */
-  setConsumer(v: number, consumer: InterruptConsumer | null): void {
-    this.checkVector(v);
-    this.consumers[v] = consumer;
-  }
-
-  /** While held, nothing is delivered; firings and unmasks leave vectors pending. */
-  setHeld(held: boolean): void {
-    this.held = held;
-    if (!held) this.releaseDeliverable();
-  }
-
-  get isHeld(): boolean {
-    return this.held;
-  }
-
-  /** The device raises vector v. */
-  fire(v: number): InterruptOutcome {
-    this.checkVector(v);
-    const base = { source: this.fn.name, kind: "msix" as const, vector: v, cause: "fire" as const, consumed: false };
-    if (!this.enabled) {
-      this.log.record({ ...base, outcome: "dropped-disabled" });
-      return "dropped-disabled";
-    }
-    if (this.functionMasked || this.vectorMasked(v) || this.held) {
-      this.setPending(v, true);
-      this.log.record({ ...base, outcome: "pending" });
-      return "pending";
-    }
-    return this.deliver(v, "fire");
-  }
-
-  private deliver(v: number, cause: "fire" | "unmask"): InterruptOutcome {
-    if (!this.fn.busMasterEnabled()) {
-      this.log.record({ source: this.fn.name, kind: "msix", vector: v, cause, outcome: "dropped-bus-master", consumed: false });
-      return "dropped-bus-master";
-    }
-    const { address, data } = this.message(v);
-    const consumer = this.consumers[v] ?? null;
-    this.log.record({ source: this.fn.name, kind: "msix", vector: v, cause, outcome: "delivered", consumed: consumer !== null, address, data });
-    consumer?.({ kind: "msix", vector: v, address, data, time: this.log.now() });
-    return "delivered";
-  }
-
-  private setPending(v: number, on: boolean): void {
+  protected setPending(v: number, on: boolean): void {
     const bit = 1 << (v & 7);
     this.pba[v >> 3] = on ? this.pba[v >> 3]! | bit : this.pba[v >> 3]! & ~bit;
-  }
-
-  /** Delivers every pending vector that is no longer masked, lowest first. */
-  private releaseDeliverable(): void {
-    if (!this.enabled || this.functionMasked || this.held) return;
-    for (let v = 0; v < this.vectors; v++) {
-      if (this.pending(v) && !this.vectorMasked(v)) {
-        this.setPending(v, false);
-        this.deliver(v, "unmask");
-      }
-    }
   }
 
   private tableHandler(): MmioHandler {

@@ -35,7 +35,7 @@ import {
   PCI_SRIOV_VF_OFFSET,
   PCI_SRIOV_VF_STRIDE,
   PCI_SRIOV_VFM,
-} from "./pci/regs.js";
+} from "../uapi/pci-regs.js";
 
 /** What a VF factory gets to build the function (and device model) behind VF `index`. */
 export interface VfContext {

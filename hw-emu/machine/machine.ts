@@ -14,7 +14,8 @@ import { PciBus } from "../hw/pci/bus.js";
 import { PeerWindowSync } from "../hw/pci/p2p-windows.js";
 import { ResourceAllocator, assignBars } from "../hw/pci/resources.js";
 import { formatBdf, routingId } from "../hw/pci/address.js";
-import { HardwareLab } from "../hw/lab.js";
+import { HardwareLab } from "../lab/hardware-lab.js";
+import type { DeviceModelName } from "../lab/models.js";
 import { NicVf } from "../hw/devices/nic-vf.js";
 import { AccelVf } from "../hw/devices/accel-vf.js";
 import { SerialMdev } from "../hw/devices/serial-mdev.js";
@@ -33,7 +34,7 @@ import type { VfioDriver } from "../kernel/vfio/driver.js";
 import { MttyDriver } from "../kernel/drivers/mtty.js";
 import type { Syscalls } from "../uapi/index.js";
 
-export type DeviceModelName = "nic" | "accel" | "serial";
+export type { DeviceModelName };
 
 export interface DeviceSpec {
   model: DeviceModelName;

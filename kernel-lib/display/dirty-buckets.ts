@@ -7,6 +7,7 @@
  * bitmap word lies wholly inside one bucket and is counted with a popcount,
  * so a large bitmap costs one pass over its words.
  */
+import { popcount32 } from "../../hw-emu/sim/bitmap.js";
 import type { DirtyPages, DirtySync } from "./types.js";
 
 export interface Bucketing {
@@ -15,13 +16,6 @@ export interface Bucketing {
   /** pages per bucket (a power of two) */
   bucketPages: number;
   buckets: number;
-}
-
-function popcount32(x: number): number {
-  x = x - ((x >>> 1) & 0x55555555);
-  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
-  x = (x + (x >>> 4)) & 0x0f0f0f0f;
-  return Math.imul(x, 0x01010101) >>> 24;
 }
 
 /** Pages a sync's data can describe: bits of a bitmap, or the highest index plus one. */

@@ -14,7 +14,7 @@ import {
   type MigStateName,
   type Syscalls,
 } from "../../hw-emu/uapi/index.js";
-import { pathTo } from "../../hw-emu/kernel/vfio/fsm.js";
+import { pathTo } from "../../hw-emu/uapi/migration-fsm.js";
 import { VfioError, sys } from "./errors.js";
 import { featureCall } from "./feature.js";
 import { structIoctl } from "./ioctl.js";

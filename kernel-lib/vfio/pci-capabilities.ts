@@ -4,7 +4,7 @@
  * the same region). The MSI-X capability says where the vector table and the Pending Bit Array
  * live: a BAR (BIR) and an offset in it.
  */
-import * as R from "../../hw-emu/hw/pci/regs.js";
+import * as R from "../../hw-emu/uapi/pci-regs.js";
 import type { Device } from "./device.js";
 
 export interface MsixCapability {

@@ -21,7 +21,7 @@
  * - "set-irqs-before-table-replayed": the same order, with msix_load()'s mask replay.
  */
 import type { MigStateName } from "../../hw-emu/uapi/index.js";
-import * as R from "../../hw-emu/hw/pci/regs.js";
+import * as R from "../../hw-emu/uapi/pci-regs.js";
 import type { Device } from "../vfio/device.js";
 import type { SaveStream, ResumeStream } from "../vfio/migration.js";
 import { resolveCosts, type MigrationCosts } from "./costs.js";

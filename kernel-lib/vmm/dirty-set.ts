@@ -6,7 +6,7 @@
  * its 8 M words and no more. "Everything dirty" (the bulk copy, or type1) is a
  * flag, never 2^28 set bits walked one by one.
  */
-import { popcount32 } from "../../hw-emu/hw/bitmap.js";
+import { popcount32 } from "../../hw-emu/sim/bitmap.js";
 
 export class DirtySet {
   readonly words: Uint32Array;

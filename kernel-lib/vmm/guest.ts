@@ -9,9 +9,9 @@ import type { Clock, ScheduledEvent } from "../../hw-emu/sim/clock.js";
 import { NS_PER_S } from "../../hw-emu/sim/clock.js";
 import { Random } from "../../hw-emu/sim/random.js";
 import { GuestWrites } from "../../hw-emu/sim/guest-writes.js";
-import { NicVf, NIC_REGS } from "../../hw-emu/hw/devices/nic-vf.js";
-import * as R from "../../hw-emu/hw/pci/regs.js";
-import { GuestAccel, GuestNic, PostedWrites, type GuestMemoryAccess } from "./guest-drivers.js";
+import * as R from "../../hw-emu/uapi/pci-regs.js";
+import { lab } from "../backends/emu.js";
+import { GuestAccel, GuestNic, type GuestMemoryAccess } from "./guest-drivers.js";
 import type { VmmHost } from "./host.js";
 import type { GuestWorkloadConfig, VmDeviceConfig } from "./types.js";
 
@@ -53,7 +53,7 @@ const PACKET_BYTES = 256;
 
 export class Guest {
   host!: VmmHost;
-  readonly posted: PostedWrites;
+  readonly posted: lab.PostedWrites;
   readonly irq: DeviceIrqState[];
   private readonly nics: (GuestNic | null)[];
   private readonly accels: (GuestAccel | null)[];
@@ -84,7 +84,7 @@ export class Guest {
   ) {
     this.rng = new Random(seed);
     this.wireRng = this.rng.fork();
-    this.posted = new PostedWrites(clock);
+    this.posted = new lab.PostedWrites(clock);
     this.irq = deviceConfigs.map((c) => ({ vectors: 0, masked: new Set(c.maskedVectors ?? []), received: [], held: [] }));
     this.nics = deviceConfigs.map(() => null);
     this.accels = deviceConfigs.map(() => null);
@@ -101,9 +101,9 @@ export class Guest {
     this.workingSet = { base: wsBase, length: wsLength };
     const mem = this.memoryAccess();
     deviceConfigs.forEach((c, i) => {
-      const fn = () => this.host.devices[i]!.model.fn;
-      if (c.model === "nic") this.nics[i] = new GuestNic(i, fn, mem, this.posted, bases[i]!, c.queues ?? 2);
-      else this.accels[i] = new GuestAccel(i, fn, mem, bases[i]!);
+      const regs = () => lab.guestBar0(this.host.devices[i]!.entry.model);
+      if (c.model === "nic") this.nics[i] = new GuestNic(i, regs, mem, this.posted, workload.doorbellLatencyNs, bases[i]!, c.queues ?? 2);
+      else this.accels[i] = new GuestAccel(i, regs, mem, bases[i]!);
     });
   }
 
@@ -250,8 +250,8 @@ export class Guest {
   private ringPeer(from: number, to: number): void {
     const peer = this.host.devices[to]?.p2pIova;
     if (peer == null) return;
-    const slot = NIC_REGS.MAILBOX + 4 * (from % NIC_REGS.MAILBOX_SLOTS);
-    this.nics[from]!.ringPeer(peer + slot, this.p2pValue++, this.workload.doorbellLatencyNs);
+    const slot = lab.NIC_REGS.MAILBOX + 4 * (from % lab.NIC_REGS.MAILBOX_SLOTS);
+    this.nics[from]!.ringPeer(peer + slot, this.p2pValue++);
   }
 
   private tick(): void {
@@ -279,10 +279,9 @@ export class Guest {
   }
 
   private packetArrives(i: number): void {
-    const model = this.host.devices[i]!.model;
-    if (!(model instanceof NicVf)) return;
-    model.receive(0, this.wireRng.bytes(new Uint8Array(PACKET_BYTES)));
-    if (this.workload.churnPages > 0) model.churn(this.workload.churnPages);
+    const device = this.host.devices[i]!.entry.model;
+    if (lab.modelName(device) !== "nic") return;
+    lab.deliverPacket(device, this.wireRng.bytes(new Uint8Array(PACKET_BYTES)), { churnPages: this.workload.churnPages });
   }
 
   // ---- interrupts ----

@@ -5,17 +5,14 @@
  * space access, and the CPU dirty log that the host's hypervisor keeps for the
  * guest. The same class serves the migration source and the destination.
  *
- * One step goes around the uAPI: the emulated kernel pins only anonymous memory,
- * so a peer's BAR cannot be DMA-mapped through MAP_DMA or IOAS_MAP (Linux can map
- * VM_PFNMAP ranges); the peer windows are installed in the IOMMU domain through the
- * machine's hardware instead. Guest RAM, tracking and device state all go through
- * the uAPI.
+ * Two things go around the uAPI, through the lab: the emulated kernel pins only
+ * anonymous memory, so a peer's BAR cannot be DMA-mapped through MAP_DMA or IOAS_MAP
+ * (Linux can map VM_PFNMAP ranges) and the lab installs the peer windows in the IOMMU
+ * domain instead; and the simulator reads and writes guest RAM through the host memory
+ * behind its mapping (see ram.ts). Mapping guest RAM, tracking and device state all go
+ * through the uAPI.
  */
-import type { EmulatedMachine, MachineDevice } from "../../hw-emu/machine/machine.js";
-import { GuestDirtyLog } from "../../hw-emu/hw/memory-dirty-log.js";
-import { PERM_RW } from "../../hw-emu/hw/iommu.js";
-import { modelOf } from "../../hw-emu/hw/lab-devices.js";
-import type { DeviceModel } from "../../hw-emu/hw/devices/device-base.js";
+import { lab, type EmulatedMachine, type MachineDevice } from "../backends/emu.js";
 import { EFD, MMAP, VFIO_PCI_IRQ, VFIO_PCI_REGION, type Syscalls } from "../../hw-emu/uapi/index.js";
 import { Container, Group } from "../vfio/container.js";
 import { Device, type CdevDevice, type Region } from "../vfio/device.js";
@@ -26,7 +23,9 @@ import type { DmaLogging } from "../vfio/dma-logging.js";
 import { VfioError } from "../vfio/errors.js";
 import { interruptCapabilities, type InterruptCapabilities } from "../vfio/pci-capabilities.js";
 import { GuestRam } from "./ram.js";
-import type { IommuBackend } from "./types.js";
+
+/** How the VMM puts its devices behind the IOMMU. */
+export type IommuBackend = "iommufd" | "type1";
 
 /** where peer BARs appear in the guest's (and the IOMMU's) address space */
 export const P2P_IOVA_BASE = 2 ** 46;
@@ -63,8 +62,8 @@ export class HostDevice {
   }
 
   /** the hardware model (through any faulty wrapper): what the simulated guest drives */
-  get model(): DeviceModel {
-    return modelOf(this.entry.model);
+  get model(): lab.DeviceModel {
+    return lab.modelOf(this.entry.model);
   }
 
   get migration(): Migration {
@@ -192,7 +191,7 @@ export class VmmHost {
   readonly devices: HostDevice[] = [];
   readonly ram: GuestRam;
   /** the hypervisor's dirty log of guest CPU stores (KVM's part) */
-  readonly cpu: GuestDirtyLog;
+  readonly cpu: lab.GuestDirtyLog;
   readonly backend: IommuBackend;
   private container: Container | null = null;
   private readonly groups: Group[] = [];
@@ -207,8 +206,8 @@ export class VmmHost {
     this.backend = options.backend;
     const s = machine.sys;
     const mapping = s.mmap(-1, options.ramSize, MMAP.PROT_READ | MMAP.PROT_WRITE, MMAP.MAP_PRIVATE | MMAP.MAP_ANONYMOUS | MMAP.MAP_NORESERVE, 0n);
-    this.ram = new GuestRam(machine.hw.memory, mapping, options.ramSize);
-    this.cpu = new GuestDirtyLog(machine.hw.memory);
+    this.ram = new GuestRam(machine.lab.guestRam(mapping, options.ramSize), mapping);
+    this.cpu = machine.lab.cpuDirtyLog();
   }
 
   /** Open every device of `machine` and map guest RAM for DMA (peer windows come later: mapPeerWindows). */
@@ -274,17 +273,11 @@ export class VmmHost {
   mapPeerWindows(): void {
     const first = this.devices[0];
     if (!first) return;
-    const domain = this.machine.hw.iommu.domainOf(first.model.fn.routingId);
-    if (!domain) throw new Error("the devices are not attached to an IOMMU domain");
+    // every device sits in the one domain the first one's DMA goes through
     for (const d of this.devices) {
       if (d.p2pIova !== null) continue;
-      const fn = d.model.fn;
-      const bar = fn.bar(0);
-      const addr = fn.barAddress(0);
-      if (!bar || !addr) continue;
       const iova = P2P_IOVA_BASE + d.index * P2P_IOVA_STRIDE;
-      domain.map(iova, Number(addr), Math.max(bar.size, 4096), PERM_RW);
-      d.p2pIova = iova;
+      if (this.machine.lab.mapPeerBar(first.entry.model, d.entry.model, iova, { minSize: 4096 }) !== null) d.p2pIova = iova;
     }
   }
 

@@ -37,10 +37,8 @@
 import { MergedTracker, DeviceLogTracker, Type1Tracker, type DirtyTracker } from "../vfio/trackers.js";
 import type { MigStateName } from "../../hw-emu/uapi/index.js";
 import type { ResumeStream, SaveStream, SetResult } from "../vfio/migration.js";
-import { AccelVf } from "../../hw-emu/hw/devices/accel-vf.js";
-import { NicVf } from "../../hw-emu/hw/devices/nic-vf.js";
-import type { InterruptLog } from "../../hw-emu/hw/pci/interrupt-log.js";
-import * as R from "../../hw-emu/hw/pci/regs.js";
+import { lab } from "../backends/emu.js";
+import * as R from "../../hw-emu/uapi/pci-regs.js";
 import { AutoConverge } from "./auto-converge.js";
 import { resolveCosts, type MigrationCosts } from "./costs.js";
 import { CoarseDirty, DirtySet } from "./dirty-set.js";
@@ -98,14 +96,11 @@ export function backendFor(tracking: TrackingMode, vm: SimulatedVm): IommuBacken
   return vm.iommu ?? "iommufd";
 }
 
-function interruptLog(dev: HostDevice): InterruptLog | null {
-  const m = dev.model;
-  if (m instanceof NicVf) return m.msix.log;
-  if (m instanceof AccelVf) return m.msi.log;
-  return null;
+function interruptLog(dev: HostDevice): lab.InterruptLog | null {
+  return lab.interruptLog(dev.entry.model);
 }
 
-function nextSeq(log: InterruptLog | null): number {
+function nextSeq(log: lab.InterruptLog | null): number {
   const e = log?.entries;
   return e && e.length > 0 ? e[e.length - 1]!.seq + 1 : 0;
 }
@@ -758,9 +753,8 @@ class MigrationRun {
       if (!log) return;
       const from = this.irqStart[i] ?? 0;
       for (const e of log.entries) if (e.seq >= from && e.outcome === "delivered" && e.consumed) n++;
-      const m = d.model;
-      if (m instanceof NicVf) n += m.msix.pendingVectors().length;
-      else if (m instanceof AccelVf) n += m.msi.pendingVectors().length;
+      // the simulated VM has only NICs (MSI-X) and accelerators (MSI)
+      n += lab.pendingInterrupts(d.entry.model).vectors.length;
     });
     return n;
   }

@@ -18,7 +18,7 @@
  */
 import type { Clock, ScheduledEvent, TimeSource } from "../../hw-emu/sim/clock.js";
 import { EFD, VFIO_PCI_IRQ, type Syscalls } from "../../hw-emu/uapi/index.js";
-import * as R from "../../hw-emu/hw/pci/regs.js";
+import * as R from "../../hw-emu/uapi/pci-regs.js";
 import type { Device } from "../vfio/device.js";
 import { readInterruptCapabilities, type MsixCapability } from "../vfio/pci-capabilities.js";
 

@@ -3,18 +3,17 @@
  * IOVA 0 (so IOVA = guest physical address). A real VMM reads and writes its own
  * mapping with plain loads and stores; on the emulator the mapping's `read`/`write`
  * go through copy_from_user, which is built for syscall arguments, so the simulator
- * reaches the same bytes through the host memory behind the mapping (an anonymous
- * mapping's user address is ANON_BASE + its host physical address).
+ * reaches the same bytes through the host memory behind the mapping, which the lab
+ * hands out (`machine.lab.guestRam`).
  *
  * Never-written host pages read as zeros, so the source's untouched pages are
  * exactly the pages a VMM would find to be zero and send as zero pages.
  */
 import { createHash } from "node:crypto";
-import type { GuestMemory } from "../../hw-emu/hw/memory.js";
-import { ZERO_PAGE_HASH } from "../../hw-emu/hw/memory-hash.js";
-import { PAGE_SIZE } from "../../hw-emu/hw/memory.js";
-import { ANON_BASE } from "../../hw-emu/kernel/user-memory.js";
 import type { Mapping } from "../../hw-emu/uapi/index.js";
+import { lab } from "../backends/emu.js";
+
+const { PAGE_SIZE, ZERO_PAGE_HASH } = lab;
 
 /** at most this many 32-bit words may differ from the fill word for a page to stay compact */
 const COMPACT_PATCHES = 6;
@@ -32,36 +31,36 @@ export class GuestRam implements SourceRam {
   /** host physical address of guest page 0 */
   readonly hostBase: number;
   readonly pages: number;
+  readonly size: number;
 
   constructor(
-    readonly memory: GuestMemory,
+    /** the host memory behind the mapping */
+    readonly view: lab.HostRam,
     readonly mapping: Mapping,
-    readonly size: number,
   ) {
-    this.hostBase = Number(mapping.addr - ANON_BASE);
-    this.pages = size / PAGE_SIZE;
+    this.hostBase = view.hostBase;
+    this.size = view.size;
+    this.pages = view.pages;
   }
 
   host(gpa: number): number {
-    return this.hostBase + gpa;
+    return this.view.host(gpa);
   }
 
   isAllocated(page: number): boolean {
-    return this.memory.isAllocated(this.hostBase + page * PAGE_SIZE);
+    return this.view.isAllocated(page);
   }
 
   allocatedPages(): Float64Array {
-    const addrs = this.memory.allocatedPageAddresses(this.hostBase, this.size);
-    for (let i = 0; i < addrs.length; i++) addrs[i] = (addrs[i]! - this.hostBase) / PAGE_SIZE;
-    return addrs;
+    return this.view.allocatedPages();
   }
 
   readPage(page: number, into: Uint8Array): void {
-    this.memory.readInto(this.hostBase + page * PAGE_SIZE, into, 0, PAGE_SIZE);
+    this.view.readPage(page, into);
   }
 
   read(gpa: number, length: number): Uint8Array {
-    return this.memory.read(this.hostBase + gpa, length);
+    return this.view.read(gpa, length);
   }
 
   /**
@@ -74,7 +73,7 @@ export class GuestRam implements SourceRam {
     const pages = this.allocatedPages();
     for (let i = 0; i < pages.length; i++) {
       const p = pages[i]!;
-      const hash = this.memory.pageHash(this.hostBase + p * PAGE_SIZE);
+      const hash = this.view.pageHash(p);
       if (hash === ZERO_PAGE_HASH[0]) continue;
       rec[0] = p;
       rec[1] = hash;
@@ -103,9 +102,10 @@ export class PageCopier {
 
   /** Copy one page; returns false when it is all zeros (sent as a zero page). */
   copy(page: number): boolean {
-    const dstAddr = this.dst.hostBase + page * PAGE_SIZE;
+    const dst = this.dst.view;
+    const dstAddr = page * PAGE_SIZE;
     if (!this.src.isAllocated(page)) {
-      if (this.dst.memory.isAllocated(dstAddr)) this.writeFill(dstAddr, 0);
+      if (dst.isAllocated(page)) this.writeFill(dstAddr, 0);
       return false;
     }
     this.src.readPage(page, this.buf);
@@ -117,17 +117,17 @@ export class PageCopier {
       n = this.collect(fill);
     }
     if (n < 0) {
-      this.dst.memory.write(dstAddr, this.buf);
+      dst.write(dstAddr, this.buf);
       return true;
     }
     if (fill === 0 && n === 0) {
-      if (this.dst.memory.isAllocated(dstAddr)) this.writeFill(dstAddr, 0);
+      if (dst.isAllocated(page)) this.writeFill(dstAddr, 0);
       return false;
     }
-    if (fill !== 0 || this.dst.memory.isAllocated(dstAddr)) this.writeFill(dstAddr, fill);
+    if (fill !== 0 || dst.isAllocated(page)) this.writeFill(dstAddr, fill);
     for (let k = 0; k < n; k++) {
       const i = this.diff[k]!;
-      this.dst.memory.write(dstAddr + 4 * i, this.buf, 4 * i, 4);
+      dst.write(dstAddr + 4 * i, this.buf, 4 * i, 4);
     }
     return true;
   }
@@ -145,8 +145,9 @@ export class PageCopier {
     return n;
   }
 
+  /** `addr` is guest physical */
   private writeFill(addr: number, fill: number): void {
     this.fillWords.fill(fill);
-    this.dst.memory.write(addr, this.fillBuf);
+    this.dst.view.write(addr, this.fillBuf);
   }
 }

@@ -24,9 +24,7 @@
  *    the migration machinery wrote the source's memory.
  */
 import { createHash } from "node:crypto";
-import type { FaultRule } from "../../hw-emu/hw/devices/faulty.js";
-import { deviceSnapshot, modelOf } from "../../hw-emu/hw/lab-devices.js";
-import { ZERO_PAGE_HASH } from "../../hw-emu/hw/memory-hash.js";
+import { lab } from "../backends/emu.js";
 import { migrate } from "./migrate.js";
 import { SimulatedVm } from "./simulated-vm.js";
 import type { GuestWorkloadConfig, IommuBackend, MigrateOptions, MigrationResult, VmDeviceConfig } from "./types.js";
@@ -56,7 +54,7 @@ const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
 /** Whether a successful migration may copy a stale page or device state without anyone noticing. */
 export function divergenceExpected(s: MigrationScenario): boolean {
-  const onSource = (d: VmDeviceConfig, rule: FaultRule) => d.faulty === rule && (d.faultyOn ?? "source") !== "destination";
+  const onSource = (d: VmDeviceConfig, rule: lab.FaultRule) => d.faulty === rule && (d.faultyOn ?? "source") !== "destination";
   const tracking = s.migrate.tracking ?? (s.iommu === "type1" ? "type1" : "iommufd");
   const allLog = s.devices.every((d) => d.model === "nic");
   // with type1 among the trackers nothing can tell a page written after the stop
@@ -81,10 +79,10 @@ export async function checkScenario(s: MigrationScenario): Promise<ScenarioRepor
     freezeWorkloadsOnAbort: true,
     hooks: {
       switchover: () => {
-        atSwitchover = { ram: source.ram.digest(), devices: source.devices.map((d) => sha(deviceSnapshot(d.entry.model))) };
+        atSwitchover = { ram: source.ram.digest(), devices: source.devices.map((d) => sha(lab.deviceSnapshot(d.entry.model))) };
       },
       destinationLoaded: ({ destination }) => {
-        atLoad = { ram: destination!.ram.digest(), devices: destination!.devices.map((d) => sha(deviceSnapshot(d.entry.model))) };
+        atLoad = { ram: destination!.ram.digest(), devices: destination!.devices.map((d) => sha(lab.deviceSnapshot(d.entry.model))) };
       },
       aborted: () => {
         const pages = new Map<number, number>();
@@ -128,7 +126,7 @@ export async function checkScenario(s: MigrationScenario): Promise<ScenarioRepor
     else {
       const touched = new Set<number>();
       for (const d of source.devices) {
-        for (const e of modelOf(d.entry.model).dmaTrace) {
+        for (const e of lab.modelOf(d.entry.model).dmaTrace) {
           if (e.time < ab.time || e.op !== "write" || e.status !== "ok" || e.p2p) continue;
           for (let p = Math.floor(e.iova / 4096); p <= Math.floor((e.iova + e.length - 1) / 4096); p++) touched.add(source.ram.hostBase + p * 4096);
         }
@@ -138,7 +136,7 @@ export async function checkScenario(s: MigrationScenario): Promise<ScenarioRepor
       for (const p of now) {
         seen.add(p.gpa);
         const before = ab.pages.get(p.gpa);
-        const same = before === undefined ? p.hash === ZERO_PAGE_HASH[0] : before === p.hash;
+        const same = before === undefined ? p.hash === lab.ZERO_PAGE_HASH[0] : before === p.hash;
         if (!same && !touched.has(p.gpa)) violations.push(`source page 0x${(p.gpa - source.ram.hostBase).toString(16)} changed during the abort without a device writing it`);
       }
       for (const gpa of ab.pages.keys()) if (!seen.has(gpa)) violations.push(`source page 0x${(gpa - source.ram.hostBase).toString(16)} disappeared`);

@@ -4,7 +4,7 @@
  * for device steps), rounds, and a coarse dirty heat map.
  */
 import type { Clock } from "../../hw-emu/sim/clock.js";
-import type { DirtyHeatmapInput, DirtySync, MigrationIteration, MigrationPhase } from "../display/types.js";
+import type { DirtyHeatmapInput, DirtySync, MigrationIteration, MigrationPhase } from "./timeline-shapes.js";
 import type { CoarseDirty } from "./dirty-set.js";
 import type { IterationReport, PhaseName } from "./types.js";
 

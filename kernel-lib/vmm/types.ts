@@ -2,15 +2,14 @@
  * The shapes a notebook cell passes to `new SimulatedVm(...)` and `migrate(...)`,
  * and the report it gets back. Times are simulated nanoseconds; sizes are bytes.
  */
-import type { FaultRule, FaultyOptions } from "../../hw-emu/hw/devices/faulty.js";
+import type { lab } from "../backends/emu.js";
 import type { MigStateName } from "../../hw-emu/uapi/index.js";
 import type { Locality } from "../../hw-emu/sim/workload.js";
-import type { DirtyHeatmapInput, MigrationTimeline } from "../display/types.js";
+import type { DirtyHeatmapInput, MigrationTimeline } from "./timeline-shapes.js";
 import type { MigrationCosts } from "./costs.js";
-import type { VmmHost } from "./host.js";
+import type { IommuBackend, VmmHost } from "./host.js";
 
-/** How the VMM puts its devices behind the IOMMU. */
-export type IommuBackend = "iommufd" | "type1";
+export type { IommuBackend };
 
 /** One passthrough device of the simulated VM. */
 export interface VmDeviceConfig {
@@ -22,9 +21,9 @@ export interface VmDeviceConfig {
   stateSize?: number;
   /** offer PRE_COPY (default true) */
   preCopy?: boolean;
-  /** break one migration rule (FAULT_RULES of hw-emu/hw/devices/faulty.ts) */
-  faulty?: FaultRule;
-  faultyOptions?: FaultyOptions;
+  /** break one migration rule (one of lab.FAULT_RULES) */
+  faulty?: lab.FaultRule;
+  faultyOptions?: lab.FaultyOptions;
   /** which machine's device breaks the rule (default "source") */
   faultyOn?: "source" | "destination" | "both";
   /** interrupt vectors the guest keeps masked in its MSI-X table */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FLAG_SETS, pathTo, supportedStates } from "../../hw-emu/kernel/vfio/fsm.js";
+import { FLAG_SETS, pathTo, supportedStates } from "../../hw-emu/uapi/migration-fsm.js";
 import { runCli } from "./run-cli.js";
 
 type Paths = Record<string, Record<string, Record<string, string[] | "EINVAL">>>;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { FAULT_RULES, type FaultRule } from "../../hw-emu/hw/devices/faulty.js";
-import { runConformance, type EmulatedModelName } from "../../kernel-lib/vmm/conformance/index.js";
-import { faultsFor } from "../../kernel-lib/vmm/conformance/target.js";
+import { runConformance, type EmulatedModelName } from "../../kernel-lib/conformance/index.js";
+import { faultsFor } from "../../kernel-lib/conformance/target.js";
 
 /**
  * For each rule: the check that must fail, what its detail must say (the

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createEmuBackend } from "../../kernel-lib/backends/emu.js";
-import { runConformance, type ConformanceReport } from "../../kernel-lib/vmm/conformance/index.js";
+import { runConformance, type ConformanceReport } from "../../kernel-lib/conformance/index.js";
 
 const byId = (r: ConformanceReport, id: string) => {
   const c = r.checks.find((x) => x.id === id);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { FLAG_SETS, directArcs } from "../../hw-emu/kernel/vfio/fsm.js";
-import { parseDeviceArg, parseLocator, planChecks, type Capabilities } from "../../kernel-lib/vmm/conformance/index.js";
-import { faultsFor } from "../../kernel-lib/vmm/conformance/target.js";
+import { FLAG_SETS, directArcs } from "../../hw-emu/uapi/migration-fsm.js";
+import { parseDeviceArg, parseLocator, planChecks, type Capabilities } from "../../kernel-lib/conformance/index.js";
+import { faultsFor } from "../../kernel-lib/conformance/target.js";
 
 describe("naming targets", () => {
   it("parses models and faulty variants (a NIC unless a model is named)", () => {

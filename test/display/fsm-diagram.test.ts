@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseHTML } from "linkedom";
 import { fsmDiagram, fsmFromFlagSets, type FsmDescription } from "../../kernel-lib/display/index.js";
-import { directArcs, FLAG_SETS, supportedStates } from "../../hw-emu/kernel/vfio/fsm.js";
+import { directArcs, FLAG_SETS, supportedStates } from "../../hw-emu/uapi/migration-fsm.js";
 import { VFIO_MIGRATION } from "../../hw-emu/uapi/index.js";
 import { V2_FSM } from "./fsm-table.js";
 

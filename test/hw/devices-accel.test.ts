@@ -10,9 +10,9 @@ import {
   ACCEL_STATE_SIZE,
   AccelVf,
 } from "../../hw-emu/hw/devices/accel-vf.js";
-import { AccelGuestDriver } from "../../hw-emu/hw/devices/guest-drivers.js";
+import { accelDriverFor } from "../../hw-emu/lab/guest-drivers.js";
 import { DeviceMigrationError } from "../../hw-emu/hw/devices/migration.js";
-import * as R from "../../hw-emu/hw/pci/regs.js";
+import * as R from "../../hw-emu/uapi/pci-regs.js";
 import { bytes, drain, feed, machine } from "./devices-fixture.js";
 
 type Machine = ReturnType<typeof machine>;
@@ -20,7 +20,7 @@ type Machine = ReturnType<typeof machine>;
 function accelOn(m: Machine, rid = 0x20, opts: ConstructorParameters<typeof AccelVf>[0] = {}) {
   const dev = new AccelVf({ dma: m.dma, time: m.clock, ...opts });
   m.plug(dev.fn, rid);
-  const drv = new AccelGuestDriver(dev, m.view, { base: 0x80_0000, queueSize: 8 });
+  const drv = accelDriverFor(dev, m.view, { base: 0x80_0000, queueSize: 8 });
   drv.init(0x11223344);
   return { dev, drv };
 }

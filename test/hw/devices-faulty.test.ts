@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ACCEL_REGS, AccelVf } from "../../hw-emu/hw/devices/accel-vf.js";
 import { FAULT_ARCS, FAULT_RULES, FaultyDevice, applicableFaults, faultApplies } from "../../hw-emu/hw/devices/faulty.js";
-import { NicGuestDriver } from "../../hw-emu/hw/devices/guest-drivers.js";
+import { nicDriverFor } from "../../hw-emu/lab/guest-drivers.js";
 import { DeviceMigrationError, type MigratableDevice } from "../../hw-emu/hw/devices/migration.js";
 import { NicVf, NIC_REGS } from "../../hw-emu/hw/devices/nic-vf.js";
 import { SerialMdev, UART_TX } from "../../hw-emu/hw/devices/serial-mdev.js";
@@ -13,7 +13,7 @@ function nicOn(m: Machine, rid: number, base: number, stateSize = 32 * 1024) {
   const nic = new NicVf({ dma: m.dma, time: m.clock, stateSize });
   m.plug(nic.fn, rid);
   enableMsix(nic.fn, nic.msix);
-  const drv = new NicGuestDriver(nic, m.view, { base, ringSize: 8, bufferSize: 256 });
+  const drv = nicDriverFor(nic, m.view, { base, ringSize: 8, bufferSize: 256 });
   drv.init();
   return { nic, drv };
 }

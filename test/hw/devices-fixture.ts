@@ -10,10 +10,10 @@ import { MmioMap } from "../../hw-emu/hw/mmio.js";
 import { PciBus } from "../../hw-emu/hw/pci/bus.js";
 import { PeerWindowSync } from "../../hw-emu/hw/pci/p2p-windows.js";
 import { ResourceAllocator, assignBars } from "../../hw-emu/hw/pci/resources.js";
-import * as R from "../../hw-emu/hw/pci/regs.js";
+import * as R from "../../hw-emu/uapi/pci-regs.js";
 import type { PciFunction } from "../../hw-emu/hw/pci/function.js";
 import type { MsixController } from "../../hw-emu/hw/msix.js";
-import { identityView } from "../../hw-emu/hw/devices/guest-drivers.js";
+import { identityView } from "../../hw-emu/lab/guest-drivers.js";
 
 export const MEM_SIZE = 64 * 1024 * 1024;
 /** where peer BARs are mapped in the IOMMU */

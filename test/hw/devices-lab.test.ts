@@ -3,9 +3,9 @@ import { NicVf, NIC_REGS } from "../../hw-emu/hw/devices/nic-vf.js";
 import { SerialMdev, UART_RX } from "../../hw-emu/hw/devices/serial-mdev.js";
 import { AccelVf } from "../../hw-emu/hw/devices/accel-vf.js";
 import { FaultyDevice } from "../../hw-emu/hw/devices/faulty.js";
-import { NicGuestDriver } from "../../hw-emu/hw/devices/guest-drivers.js";
+import { nicDriverFor } from "../../hw-emu/lab/guest-drivers.js";
 import { InterruptLog } from "../../hw-emu/hw/pci/interrupt-log.js";
-import { deviceSnapshot, deviceState, lostP2pWrites, pendingInterrupts, scheduleTraffic, triggerTraffic } from "../../hw-emu/hw/lab-devices.js";
+import { deviceSnapshot, deviceState, lostP2pWrites, pendingInterrupts, scheduleTraffic, triggerTraffic } from "../../hw-emu/lab/devices.js";
 import { enableMsix, machine } from "./devices-fixture.js";
 
 function setup(seed: number) {
@@ -15,7 +15,7 @@ function setup(seed: number) {
     const nic = new NicVf({ name: `nic${rid.toString(16)}`, dma: m.dma, time: m.clock, stateSize: 16384, seed, interruptLog: log });
     m.plug(nic.fn, rid);
     enableMsix(nic.fn, nic.msix);
-    const drv = new NicGuestDriver(nic, m.view, { base, ringSize: 8, bufferSize: 512 });
+    const drv = nicDriverFor(nic, m.view, { base, ringSize: 8, bufferSize: 512 });
     drv.init();
     return { nic, drv };
   };

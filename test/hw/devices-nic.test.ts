@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { NicVf, NIC_DESC_DONE, NIC_REGS, NIC_VF_BARS, NIC_VF_DEVICE_ID, NIC_VENDOR_ID, NIC_PF_DEVICE_ID } from "../../hw-emu/hw/devices/nic-vf.js";
-import { NicGuestDriver } from "../../hw-emu/hw/devices/guest-drivers.js";
+import { nicDriverFor } from "../../hw-emu/lab/guest-drivers.js";
 import { DeviceMigrationError } from "../../hw-emu/hw/devices/migration.js";
 import { SriovPf } from "../../hw-emu/hw/sriov.js";
 import { routingId } from "../../hw-emu/hw/pci/address.js";
-import * as R from "../../hw-emu/hw/pci/regs.js";
+import * as R from "../../hw-emu/uapi/pci-regs.js";
 import { bytes, drain, enableMsix, feed, machine } from "./devices-fixture.js";
 
 type Machine = ReturnType<typeof machine>;
@@ -13,7 +13,7 @@ function nicOn(m: Machine, rid: number, opts: ConstructorParameters<typeof NicVf
   const nic = new NicVf({ dma: m.dma, time: m.clock, stateSize: 64 * 1024, ...opts });
   m.plug(nic.fn, rid);
   enableMsix(nic.fn, nic.msix);
-  const drv = new NicGuestDriver(nic, m.view, { base, ringSize: 16, bufferSize: 512 });
+  const drv = nicDriverFor(nic, m.view, { base, ringSize: 16, bufferSize: 512 });
   drv.init();
   return { nic, drv };
 }
@@ -357,7 +357,7 @@ describe("NIC VFs behind an SR-IOV PF", () => {
     m.iommu.attach(vf.fn.routingId, m.domain);
     vf.fn.configWrite(R.PCI_COMMAND, 2, R.PCI_COMMAND_MASTER);
     enableMsix(vf.fn, vf.msix);
-    const drv = new NicGuestDriver(vf, m.view, { base: 0x30_0000, ringSize: 8, bufferSize: 256 });
+    const drv = nicDriverFor(vf, m.view, { base: 0x30_0000, ringSize: 8, bufferSize: 256 });
     drv.init();
     const seen: number[] = [];
     vf.msix.setConsumer(0, (msg) => seen.push(msg.data));

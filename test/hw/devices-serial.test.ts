@@ -22,7 +22,7 @@ import {
   UART_TX,
 } from "../../hw-emu/hw/devices/serial-mdev.js";
 import { Clock } from "../../hw-emu/sim/clock.js";
-import * as R from "../../hw-emu/hw/pci/regs.js";
+import * as R from "../../hw-emu/uapi/pci-regs.js";
 import { drain, feed } from "./devices-fixture.js";
 
 function busy(dev: SerialMdev, port = 0) {

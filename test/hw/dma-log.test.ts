@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { setBitIndices } from "../../hw-emu/hw/bitmap.js";
+import { setBitIndices } from "../../hw-emu/sim/bitmap.js";
 import { PageDirtyLog } from "../../hw-emu/hw/devices/dma-log.js";
 
 class ModelLog {

@@ -2,7 +2,7 @@ import { describe, it, expect } from "vitest";
 import fc from "fast-check";
 import { Clock } from "../../hw-emu/sim/clock.js";
 import { Random } from "../../hw-emu/sim/random.js";
-import { setBitIndices } from "../../hw-emu/hw/bitmap.js";
+import { setBitIndices } from "../../hw-emu/sim/bitmap.js";
 import { DmaEngine } from "../../hw-emu/hw/dma.js";
 import { Iommu, PAGE_2M, PAGE_4K, PERM_READ, PERM_RW, requesterId } from "../../hw-emu/hw/iommu.js";
 import { GuestMemory } from "../../hw-emu/hw/memory.js";

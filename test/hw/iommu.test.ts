@@ -1,7 +1,7 @@
 import { describe, it, expect } from "vitest";
 import fc from "fast-check";
 import { Clock } from "../../hw-emu/sim/clock.js";
-import { setBitIndices } from "../../hw-emu/hw/bitmap.js";
+import { setBitIndices } from "../../hw-emu/sim/bitmap.js";
 import {
   Iommu,
   IommuError,

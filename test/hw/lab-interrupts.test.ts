@@ -3,7 +3,7 @@ import { NicVf, NIC_REGS } from "../../hw-emu/hw/devices/nic-vf.js";
 import { AccelVf } from "../../hw-emu/hw/devices/accel-vf.js";
 import { SerialMdev } from "../../hw-emu/hw/devices/serial-mdev.js";
 import { FaultyDevice } from "../../hw-emu/hw/devices/faulty.js";
-import { interruptEvents, msixTable } from "../../hw-emu/hw/lab-devices.js";
+import { interruptEvents, msixTable } from "../../hw-emu/lab/devices.js";
 import { enableMsix, machine } from "./devices-fixture.js";
 
 describe("lab views of a device's interrupts", () => {

@@ -5,8 +5,8 @@ import { DmaEngine } from "../../hw-emu/hw/dma.js";
 import { Iommu, PERM_RW, requesterId } from "../../hw-emu/hw/iommu.js";
 import { GuestMemory } from "../../hw-emu/hw/memory.js";
 import { GuestDirtyLog } from "../../hw-emu/hw/memory-dirty-log.js";
-import { HardwareLab } from "../../hw-emu/hw/lab.js";
-import { countBits } from "../../hw-emu/hw/bitmap.js";
+import { HardwareLab } from "../../hw-emu/lab/hardware-lab.js";
+import { countBits } from "../../hw-emu/sim/bitmap.js";
 
 const RID = requesterId(3, 0, 0);
 const MiB = 2 ** 20;

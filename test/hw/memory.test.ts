@@ -2,7 +2,7 @@ import { describe, it, expect } from "vitest";
 import fc from "fast-check";
 import { GuestMemory, PAGE_SIZE, toAddress } from "../../hw-emu/hw/memory.js";
 import { GuestDirtyLog } from "../../hw-emu/hw/memory-dirty-log.js";
-import { setBitIndices } from "../../hw-emu/hw/bitmap.js";
+import { setBitIndices } from "../../hw-emu/sim/bitmap.js";
 
 const TiB = 2 ** 40;
 

@@ -5,7 +5,7 @@ import { PciBus } from "../../hw-emu/hw/pci/bus.js";
 import { PciFunction } from "../../hw-emu/hw/pci/function.js";
 import { InterruptLog, type InterruptMessage } from "../../hw-emu/hw/pci/interrupt-log.js";
 import { findCapability } from "../../hw-emu/hw/pci/capabilities.js";
-import * as R from "../../hw-emu/hw/pci/regs.js";
+import * as R from "../../hw-emu/uapi/pci-regs.js";
 import { MsixController } from "../../hw-emu/hw/msix.js";
 import { MsiController } from "../../hw-emu/hw/msi.js";
 

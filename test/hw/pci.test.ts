@@ -8,7 +8,7 @@ import { findCapability, findExtendedCapability, listCapabilities } from "../../
 import { PciDecodeError, PciFunction } from "../../hw-emu/hw/pci/function.js";
 import { IntxLine } from "../../hw-emu/hw/pci/intx.js";
 import { ResourceAllocator, assignBars } from "../../hw-emu/hw/pci/resources.js";
-import * as R from "../../hw-emu/hw/pci/regs.js";
+import * as R from "../../hw-emu/uapi/pci-regs.js";
 
 function ram(size: number): MmioHandler & { bytes: Uint8Array } {
   const bytes = new Uint8Array(size);

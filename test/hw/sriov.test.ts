@@ -3,7 +3,7 @@ import { PciBus } from "../../hw-emu/hw/pci/bus.js";
 import { PciFunction } from "../../hw-emu/hw/pci/function.js";
 import { findExtendedCapability } from "../../hw-emu/hw/pci/capabilities.js";
 import { ResourceAllocator, assignBars } from "../../hw-emu/hw/pci/resources.js";
-import * as R from "../../hw-emu/hw/pci/regs.js";
+import * as R from "../../hw-emu/uapi/pci-regs.js";
 import { SriovPf, type VfContext } from "../../hw-emu/hw/sriov.js";
 
 function vfFactory(created: VfContext[]) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FLAG_SETS, directArcs, nextState, pathTo, supportedStates, type MigState } from "../../hw-emu/kernel/vfio/fsm.js";
+import { FLAG_SETS, directArcs, nextState, pathTo, supportedStates, type MigState } from "../../hw-emu/uapi/migration-fsm.js";
 
 const ALL = FLAG_SETS.find((f) => f.name === "STOP_COPY,P2P,PRE_COPY")!.flags;
 const SC = FLAG_SETS.find((f) => f.name === "STOP_COPY")!.flags;

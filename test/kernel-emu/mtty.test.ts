@@ -30,7 +30,7 @@ import {
   vfio_region_info,
   type MigStateName,
 } from "../../hw-emu/uapi/index.js";
-import { directArcs } from "../../hw-emu/kernel/vfio/fsm.js";
+import { directArcs } from "../../hw-emu/uapi/migration-fsm.js";
 import { MttyDriver } from "../../hw-emu/kernel/drivers/mtty.js";
 import { SerialMdev, UART_IER, UART_IER_RDI, UART_LCR, UART_LSR, UART_LSR_DR, UART_MCR, UART_SCR } from "../../hw-emu/hw/devices/serial-mdev.js";
 

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { createMachine, type DeviceSpec, type EmulatedMachine } from "../../hw-emu/machine/machine.js";
-import { triggerTraffic } from "../../hw-emu/hw/lab-devices.js";
+import { triggerTraffic } from "../../hw-emu/lab/devices.js";
 import { NIC_REGS } from "../../hw-emu/hw/devices/nic-vf.js";
 import { ACCEL_REGS } from "../../hw-emu/hw/devices/accel-vf.js";
 import { Container, Group, ResumeStream, SaveStream, type Device } from "../../kernel-lib/vfio/index.js";

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { createMachine, type EmulatedMachine } from "../../hw-emu/machine/machine.js";
 import { VFIO_DEVICE_STATE_V1, VFIO_REGION_SUBTYPE, VFIO_REGION_TYPE, vfio_device_migration_info } from "../../hw-emu/uapi/index.js";
-import { triggerTraffic } from "../../hw-emu/hw/lab-devices.js";
+import { triggerTraffic } from "../../hw-emu/lab/devices.js";
 import { Container, Group, type Device, type Region } from "../../kernel-lib/vfio/index.js";
 
 const { RUNNING, SAVING, RESUMING } = VFIO_DEVICE_STATE_V1.bits;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Errno, MMAP, VFIO_IRQ_SET } from "../../hw-emu/uapi/index.js";
-import * as R from "../../hw-emu/hw/pci/regs.js";
+import * as R from "../../hw-emu/uapi/pci-regs.js";
 import { VFIO_DEVICE_IOEVENTFD, findDeviceMapping } from "../../hw-emu/kernel/vfio-pci/index.js";
 import { setup } from "./fixtures/pci-fixture.js";
 

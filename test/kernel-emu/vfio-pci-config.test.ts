@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Errno, VFIO_IRQ_SET } from "../../hw-emu/uapi/index.js";
-import * as R from "../../hw-emu/hw/pci/regs.js";
+import * as R from "../../hw-emu/uapi/pci-regs.js";
 import { HOST_MSI_ADDRESS } from "../../hw-emu/kernel/vfio-pci/index.js";
 import { setup } from "./fixtures/pci-fixture.js";
 

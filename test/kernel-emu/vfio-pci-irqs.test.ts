@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Errno, IOCTL, MMAP, VFIO_IRQ_SET, vfio_irq_set } from "../../hw-emu/uapi/index.js";
-import * as R from "../../hw-emu/hw/pci/regs.js";
+import * as R from "../../hw-emu/uapi/pci-regs.js";
 import { HostVectorPool } from "../../hw-emu/kernel/vfio-pci/index.js";
 import { setup } from "./fixtures/pci-fixture.js";
 

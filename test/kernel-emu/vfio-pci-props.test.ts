@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import * as R from "../../hw-emu/hw/pci/regs.js";
+import * as R from "../../hw-emu/uapi/pci-regs.js";
 import { setup } from "./fixtures/pci-fixture.js";
 
 describe("vfio-pci access properties", () => {

@@ -10,9 +10,9 @@ import {
   vfio_device_feature,
   vfio_device_feature_mig_state,
 } from "../../hw-emu/uapi/index.js";
-import * as R from "../../hw-emu/hw/pci/regs.js";
+import * as R from "../../hw-emu/uapi/pci-regs.js";
 import type { MigrationOps } from "../../hw-emu/kernel/vfio/driver.js";
-import type { MigState } from "../../hw-emu/kernel/vfio/fsm.js";
+import type { MigState } from "../../hw-emu/uapi/migration-fsm.js";
 import { VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, VFIO_DEVICE_PCI_HOT_RESET } from "../../hw-emu/kernel/vfio-pci/index.js";
 import { setup } from "./fixtures/pci-fixture.js";
 

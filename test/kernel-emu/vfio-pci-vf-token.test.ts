@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Errno, IOCTL, VFIO_DEVICE_FEATURE_FLAG, VFIO_IRQ_SET, vfio_device_feature } from "../../hw-emu/uapi/index.js";
-import * as R from "../../hw-emu/hw/pci/regs.js";
+import * as R from "../../hw-emu/uapi/pci-regs.js";
 import { DeviceFile, VfioDevice, checkToken } from "../../hw-emu/kernel/vfio/device.js";
 import type { Kernel } from "../../hw-emu/kernel/kernel.js";
 import { VfioPciDriver } from "../../hw-emu/kernel/vfio-pci/index.js";

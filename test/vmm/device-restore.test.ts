@@ -3,7 +3,7 @@ import { IRQ_RESTORE_ORDERS, restoreVfioPciDevice, saveVfioPciDevice, type IrqRe
 import { EmulatedMsix } from "../../kernel-lib/vmm/msix-emulation.js";
 import { VmmHost } from "../../kernel-lib/vmm/host.js";
 import { createEmuBackend } from "../../kernel-lib/backends/emu.js";
-import { interruptEvents, pendingInterrupts, scheduleTraffic } from "../../hw-emu/hw/lab-devices.js";
+import { interruptEvents, pendingInterrupts, scheduleTraffic } from "../../hw-emu/lab/devices.js";
 import { RING, SLOTS, guestEnablesMsix, openNic, ringMailbox, startGuestDriver } from "./irq-fixture.js";
 
 /**

@@ -3,7 +3,7 @@ import { EmulatedMsix } from "../../kernel-lib/vmm/msix-emulation.js";
 import { VmmHost } from "../../kernel-lib/vmm/host.js";
 import { createEmuBackend } from "../../kernel-lib/backends/emu.js";
 import { readInterruptCapabilities } from "../../kernel-lib/vfio/pci-capabilities.js";
-import { interruptEvents, msixTable, pendingInterrupts, triggerTraffic } from "../../hw-emu/hw/lab-devices.js";
+import { interruptEvents, msixTable, pendingInterrupts, triggerTraffic } from "../../hw-emu/lab/devices.js";
 import { guestEnablesMsix, guestMessage, openNic, ringMailbox, startGuestDriver } from "./irq-fixture.js";
 
 function setup(seed = 5) {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { SimulatedVm, migrate, type MigrateOptions, type MigrationResult } from "../../kernel-lib/vmm/index.js";
 import { NicVf } from "../../hw-emu/hw/devices/nic-vf.js";
-import { deviceSnapshot } from "../../hw-emu/hw/lab-devices.js";
-import * as R from "../../hw-emu/hw/pci/regs.js";
+import { deviceSnapshot } from "../../hw-emu/lab/devices.js";
+import * as R from "../../hw-emu/uapi/pci-regs.js";
 
 const MIB = 2 ** 20;
 

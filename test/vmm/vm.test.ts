@@ -83,8 +83,12 @@ describe("the orchestrator's parts", () => {
     const a = createEmuBackend({});
     const b = createEmuBackend({});
     const map = (m: typeof a) => m.sys.mmap(-1, 1 << 20, MMAP.PROT_READ | MMAP.PROT_WRITE, MMAP.MAP_PRIVATE | MMAP.MAP_ANONYMOUS, 0n);
-    const src = new GuestRam(a.hw.memory, map(a), 1 << 20);
-    const dst = new GuestRam(b.hw.memory, map(b), 1 << 20);
+    const ramOf = (m: typeof a) => {
+      const mapping = map(m);
+      return new GuestRam(m.lab.guestRam(mapping, 1 << 20), mapping);
+    };
+    const src = ramOf(a);
+    const dst = ramOf(b);
     a.hw.memory.write(src.host(4096 + 100), new Uint8Array([1, 2, 3, 4, 5]));
     const dense = new Uint8Array(4096).map((_, i) => (i * 7) & 0xff);
     a.hw.memory.write(src.host(2 * 4096), dense);

@@ -12,7 +12,7 @@
  * large range at the log's own granularity (or coarser) is a word copy, not a
  * walk over dirty pages.
  */
-import { setBits } from "../bitmap.js";
+import { setBits } from "../../sim/bitmap.js";
 import { ChunkedBitmap } from "../bitmap-chunked.js";
 import { DmaLogError, type DeviceDmaLog, type DmaLogRange } from "./migration.js";
 

@@ -11,7 +11,7 @@ import {
   PCI_BASE_ADDRESS_MEM_TYPE_64,
   PCI_BASE_ADDRESS_SPACE_IO,
   PCI_NUM_BARS,
-} from "./regs.js";
+} from "../../uapi/pci-regs.js";
 
 export type BarKind = "mem32" | "mem64" | "io";
 

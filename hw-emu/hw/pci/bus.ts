@@ -9,7 +9,7 @@
  */
 import { checkRoutingId, formatBdf } from "./address.js";
 import type { AccessSize } from "./config-space.js";
-import type { MmioWindow, PciFunction } from "./function.js";
+import type { BarWindow, PciFunction } from "./function.js";
 
 export type BusChange = { kind: "attach" | "detach"; rid: number; fn: PciFunction };
 
@@ -97,7 +97,7 @@ export class PciBus {
   // ---- address decoding ----
 
   /** Every BAR currently decoded, in routing-id then BAR order. */
-  windows(space: "mem" | "io" = "mem"): MmioWindow[] {
+  windows(space: "mem" | "io" = "mem"): BarWindow[] {
     return this.functions()
       .flatMap((fn) => fn.decodedWindows())
       .filter((w) => (space === "io") === (w.kind === "io"));

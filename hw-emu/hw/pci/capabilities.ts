@@ -43,7 +43,7 @@ import {
   PCI_STATUS,
   PCI_STATUS_CAP_LIST,
   PCI_STD_HEADER_SIZEOF,
-} from "./regs.js";
+} from "../../uapi/pci-regs.js";
 
 export interface CapabilityLocation {
   id: number;

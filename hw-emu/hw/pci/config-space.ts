@@ -9,7 +9,7 @@
  * - `peek`/`poke` are the hardware's own view: any width up to 4, no masks,
  *   no notifications (used by capabilities to publish status bits).
  */
-import { PCI_CFG_SPACE_EXP_SIZE, PCI_CFG_SPACE_SIZE } from "./regs.js";
+import { PCI_CFG_SPACE_EXP_SIZE, PCI_CFG_SPACE_SIZE } from "../../uapi/pci-regs.js";
 
 export type AccessSize = 1 | 2 | 4;
 

@@ -15,7 +15,6 @@ import {
   readBarAddress,
   validateBarSpec,
 } from "./bar.js";
-import type { PciBus } from "./bus.js";
 import { type AccessSize, ConfigSpace, isAccessSize } from "./config-space.js";
 import { CapabilityChain, type PciExpressOptions, addPciExpress, addPowerManagement } from "./capabilities.js";
 import {
@@ -45,7 +44,7 @@ import {
   PCI_SUBSYSTEM_ID,
   PCI_SUBSYSTEM_VENDOR_ID,
   PCI_VENDOR_ID,
-} from "./regs.js";
+} from "../../uapi/pci-regs.js";
 
 /** Thrown when an MMIO/IO access reaches a BAR whose decoding is disabled (or that does not exist). */
 export class PciDecodeError extends Error {
@@ -95,7 +94,17 @@ export interface PciFunctionOptions {
   vf?: VfBacking;
 }
 
-export interface MmioWindow {
+/**
+ * What a function knows of the bus it sits on: enough for a physical function to plug in
+ * and unplug its virtual functions (PciBus is one).
+ */
+export interface BusAttachment {
+  attach(fn: PciFunction, rid: number): void;
+  detach(rid: number): PciFunction;
+}
+
+/** A BAR as it decodes now: the address range the function answers on. */
+export interface BarWindow {
   fn: PciFunction;
   bar: number;
   kind: BarSpec["kind"];
@@ -131,7 +140,7 @@ export class PciFunction {
   private peerFilter: PeerWriteFilter | null = null;
   private sealed = false;
   private rid: number | null = null;
-  private busRef: PciBus | null = null;
+  private busRef: BusAttachment | null = null;
   private resets = 0;
 
   constructor(opts: PciFunctionOptions) {
@@ -234,13 +243,13 @@ export class PciFunction {
   }
 
   /** Set by the bus on attach (both non-null) and detach (both null). */
-  setAttachment(bus: PciBus | null, rid: number | null): void {
+  setAttachment(bus: BusAttachment | null, rid: number | null): void {
     this.busRef = bus;
     this.rid = rid;
   }
 
   /** The bus the function is attached to. */
-  get bus(): PciBus {
+  get bus(): BusAttachment {
     if (!this.busRef) throw new Error(`${this.name} is not attached to a bus`);
     return this.busRef;
   }
@@ -330,8 +339,8 @@ export class PciFunction {
   }
 
   /** BARs currently decoded (their space enabled), with their addresses. */
-  decodedWindows(): MmioWindow[] {
-    const out: MmioWindow[] = [];
+  decodedWindows(): BarWindow[] {
+    const out: BarWindow[] = [];
     for (const i of this.barIndices()) {
       const def = this.bars[i]!;
       const enabled = def.kind === "io" ? this.ioDecodeEnabled() : this.memoryDecodeEnabled();

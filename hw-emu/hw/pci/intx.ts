@@ -5,7 +5,7 @@
  */
 import type { PciFunction } from "./function.js";
 import { InterruptLog, type InterruptConsumer } from "./interrupt-log.js";
-import { PCI_COMMAND, PCI_COMMAND_INTX_DISABLE, PCI_STATUS, PCI_STATUS_INTERRUPT } from "./regs.js";
+import { PCI_COMMAND, PCI_COMMAND_INTX_DISABLE, PCI_STATUS, PCI_STATUS_INTERRUPT } from "../../uapi/pci-regs.js";
 
 export class IntxLine {
   private level = false;

@@ -6,7 +6,7 @@
  */
 import { barRegisterOffset, decodeProbedSize } from "./bar.js";
 import type { PciFunction } from "./function.js";
-import { PCI_COMMAND, PCI_COMMAND_IO, PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY } from "./regs.js";
+import { PCI_COMMAND, PCI_COMMAND_IO, PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY } from "../../uapi/pci-regs.js";
 
 export interface ApertureOptions {
   /** 32-bit memory window (default [0xC000_0000, 0xFEC0_0000)) */

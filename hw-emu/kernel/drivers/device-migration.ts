@@ -9,7 +9,7 @@ import { DeviceMigrationError, DmaLogError, type DeviceDmaLog, type MigratableDe
 import type { UserAddressSpace } from "../user-memory.js";
 import { ResumeDataFile, SaveDataFile, type TemporaryEnd } from "../vfio/data-file.js";
 import { ArcFailure, type LoggingOps, type LoggingRange, type MigrationOps, type MigrationSession } from "../vfio/driver.js";
-import type { MigState } from "../vfio/fsm.js";
+import type { MigState } from "../../uapi/migration-fsm.js";
 
 const SYSCALL = "VFIO_DEVICE_FEATURE(MIG_DEVICE_STATE)";
 

@@ -13,31 +13,31 @@
  * bytes follow mtty.
  */
 import type { PciFunction } from "../../hw/pci/function.js";
+import {
+  PCI_BASE_ADDRESS_0,
+  PCI_BASE_ADDRESS_1,
+  PCI_BASE_ADDRESS_2,
+  PCI_BASE_ADDRESS_3,
+  PCI_BASE_ADDRESS_4,
+  PCI_BASE_ADDRESS_SPACE_IO,
+  PCI_CAPABILITY_LIST,
+  PCI_COMMAND,
+  PCI_COMMAND_IO,
+  PCI_INTERRUPT_LINE,
+  PCI_INTERRUPT_PIN,
+  PCI_REVISION_ID,
+  PCI_STATUS,
+  PCI_SUBSYSTEM_VENDOR_ID,
+  PCI_VENDOR_ID,
+} from "../../uapi/pci-regs.js";
 
 /** mtty's config region size: one byte short of a conventional 256-byte space. */
 export const MTTY_CONFIG_SIZE = 0xff;
 /** Each port's I/O BAR. */
 export const MTTY_IO_BAR_SIZE = 8;
 
-const PCI_VENDOR_ID = 0x00;
-const PCI_COMMAND = 0x04;
-const PCI_STATUS = 0x06;
-const PCI_REVISION_ID = 0x08;
-const PCI_BASE_ADDRESS_0 = 0x10;
-const PCI_BASE_ADDRESS_1 = 0x14;
-const PCI_BASE_ADDRESS_2 = 0x18;
-const PCI_BASE_ADDRESS_3 = 0x1c;
-const PCI_BASE_ADDRESS_4 = 0x20;
-const PCI_SUBSYSTEM_VENDOR_ID = 0x2c;
-const PCI_CAPABILITY_LIST = 0x34;
-const PCI_INTERRUPT_LINE = 0x3c;
-const PCI_INTERRUPT_PIN = 0x3d;
-/** command: I/O decode on, memory and bus mastering off */
-const COMMAND_IO = 0x0001;
 /** status as mtty reports it (medium DEVSEL timing, no capability list) */
 const STATUS = 0x0200;
-/** the I/O space indicator of a BAR */
-const BAR_IO = 0x1;
 /** the two low bits of a BAR the user cannot change */
 const BAR_FIXED_BITS = 0x3;
 /** vendor-specific bytes mtty places at 0x40.., then a text tag at 0x60 */
@@ -64,12 +64,12 @@ export class MttyConfigSpace {
   ) {
     const ids = fn.configRead(PCI_VENDOR_ID, 4) >>> 0;
     this.view.setUint32(PCI_VENDOR_ID, ids, true);
-    this.view.setUint16(PCI_COMMAND, COMMAND_IO, true);
+    this.view.setUint16(PCI_COMMAND, PCI_COMMAND_IO, true);
     this.view.setUint16(PCI_STATUS, STATUS, true);
     // revision and the three class-code bytes
     this.view.setUint32(PCI_REVISION_ID, fn.configRead(PCI_REVISION_ID, 4) >>> 0, true);
-    this.view.setUint32(PCI_BASE_ADDRESS_0, BAR_IO, true);
-    if (ports === 2) this.view.setUint32(PCI_BASE_ADDRESS_1, BAR_IO, true);
+    this.view.setUint32(PCI_BASE_ADDRESS_0, PCI_BASE_ADDRESS_SPACE_IO, true);
+    if (ports === 2) this.view.setUint32(PCI_BASE_ADDRESS_1, PCI_BASE_ADDRESS_SPACE_IO, true);
     // mtty reuses the ID dword as subsystem vendor/device
     this.view.setUint32(PCI_SUBSYSTEM_VENDOR_ID, ids, true);
     this.bytes[PCI_CAPABILITY_LIST] = 0;

@@ -31,7 +31,7 @@ import type { MigratableDevice } from "../../hw/devices/migration.js";
 import type { IoctlArg } from "../file.js";
 import type { Kernel } from "../kernel.js";
 import type { LoggingOps, MigrationOps, VfioDriver } from "../vfio/driver.js";
-import { argBytes } from "../vfio/user-args.js";
+import { argBytes } from "../user-args.js";
 import { regionOffset, splitOffset } from "../vfio-pci/regions.js";
 import { validateSetIrqs } from "../vfio-pci/set-irqs.js";
 import { DeviceMigrationOps } from "./device-migration.js";

@@ -7,20 +7,20 @@
  * the device with no domain: its DMA is blocked.
  */
 import { Errno, isErrno } from "../../uapi/index.js";
-import { vfioGroupOf } from "../vfio/group.js";
-import type { IommufdFile } from "./context.js";
+import { dmaOwnershipOf } from "../dma-owner.js";
+import type { IommufdContext } from "./ictx.js";
 import { allocPagingHwpt, destroyHwpt } from "./hwpt.js";
 import type { DeviceObject, HwptObject, IoasObject } from "./objects.js";
 
 const SYSCALL = "VFIO_DEVICE_ATTACH_IOMMUFD_PT";
 
-type AttachFn = (ctx: IommufdFile, dev: DeviceObject, hwpt: HwptObject) => void;
+type AttachFn = (ctx: IommufdContext, dev: DeviceObject, hwpt: HwptObject) => void;
 
 /** Attached devices of the same VFIO group as `dev` in this context (not `dev` itself). */
-function attachedPeers(ctx: IommufdFile, dev: DeviceObject): DeviceObject[] {
-  const group = vfioGroupOf(dev.device);
+function attachedPeers(ctx: IommufdContext, dev: DeviceObject): DeviceObject[] {
+  const group = dmaOwnershipOf(dev.device);
   if (!group) return [];
-  return ctx.all().filter((o): o is DeviceObject => o.type === "device" && o !== dev && o.hwpt !== null && vfioGroupOf(o.device) === group);
+  return ctx.all().filter((o): o is DeviceObject => o.type === "device" && o !== dev && o.hwpt !== null && dmaOwnershipOf(o.device) === group);
 }
 
 /** The IOMMU driver's attach check: a dirty-tracking domain needs a device whose IOMMU can track. */
@@ -30,7 +30,7 @@ function checkCompatible(dev: DeviceObject, hwpt: HwptObject): void {
   }
 }
 
-function link(ctx: IommufdFile, dev: DeviceObject, hwpt: HwptObject): void {
+function link(ctx: IommufdContext, dev: DeviceObject, hwpt: HwptObject): void {
   hwpt.devices.add(dev);
   hwpt.refs++;
   dev.hwpt = hwpt;
@@ -44,7 +44,7 @@ function unlink(dev: DeviceObject, hwpt: HwptObject): void {
 }
 
 /** HWPTs created by attach go away with their last device. */
-function putHwpt(ctx: IommufdFile, hwpt: HwptObject): void {
+function putHwpt(ctx: IommufdContext, hwpt: HwptObject): void {
   if (hwpt.auto && hwpt.devices.size === 0) destroyHwpt(ctx, hwpt);
 }
 
@@ -70,7 +70,7 @@ const replace: AttachFn = (ctx, dev, hwpt) => {
   putHwpt(ctx, old);
 };
 
-function autoAttach(ctx: IommufdFile, dev: DeviceObject, ioas: IoasObject, fn: AttachFn): number {
+function autoAttach(ctx: IommufdContext, dev: DeviceObject, ioas: IoasObject, fn: AttachFn): number {
   for (const h of [...ioas.hwpts]) {
     if (!h.auto) continue;
     try {
@@ -93,7 +93,7 @@ function autoAttach(ctx: IommufdFile, dev: DeviceObject, ioas: IoasObject, fn: A
 }
 
 /** Attach (or re-attach) a bound device to an IOAS or HWPT; returns the HWPT id in use. */
-export function attachDevice(ctx: IommufdFile, dev: DeviceObject, ptId: number): number {
+export function attachDevice(ctx: IommufdContext, dev: DeviceObject, ptId: number): number {
   const pt = ctx.get(ptId, undefined, SYSCALL);
   const fn = dev.hwpt ? replace : attachFirst;
   if (pt.type === "hwpt") {
@@ -105,7 +105,7 @@ export function attachDevice(ctx: IommufdFile, dev: DeviceObject, ptId: number):
 }
 
 /** Detach: the device's DMA is blocked from now on. Not attached: nothing to do. */
-export function detachDevice(ctx: IommufdFile, dev: DeviceObject): void {
+export function detachDevice(ctx: IommufdContext, dev: DeviceObject): void {
   const hwpt = dev.hwpt;
   if (!hwpt) return;
   unlink(dev, hwpt);

@@ -9,12 +9,12 @@ import { Errno } from "../../uapi/index.js";
 import type { Iommu } from "../../hw/iommu.js";
 import { KFile, type IoctlArg } from "../file.js";
 import type { Kernel } from "../kernel.js";
-import type { IommufdBinding, VfioDevice } from "../vfio/device.js";
-import { vfioGroupOf } from "../vfio/group.js";
+import { dmaOwnershipOf } from "../dma-owner.js";
+import type { IommufdBinding, IommufdContext } from "./ictx.js";
 import { attachDevice, detachDevice } from "./attach.js";
 import { dispatch } from "./dispatch.js";
 import { destroyHwpt } from "./hwpt.js";
-import type { AccessObject, DeviceObject, IoasObject, IommufdObject, ObjectType } from "./objects.js";
+import type { AccessObject, BindableDevice, DeviceObject, IoasObject, IommufdObject, ObjectOf, ObjectType } from "./objects.js";
 
 export interface IommufdOptions {
   /**
@@ -22,14 +22,12 @@ export interface IommufdOptions {
    * reports as IOMMU_HW_CAP_DIRTY_TRACKING): one answer for the machine, or
    * one per device. Default true.
    */
-  dirtyTracking?: boolean | ((device: VfioDevice) => boolean);
+  dirtyTracking?: boolean | ((device: BindableDevice) => boolean);
 }
-
-type ObjectOf<T extends ObjectType> = Extract<IommufdObject, { type: T }>;
 
 const TYPE_NAME: Record<ObjectType, string> = { ioas: "IOAS", hwpt: "HWPT", device: "device", access: "access" };
 
-export class IommufdFile extends KFile implements IommufdBinding {
+export class IommufdFile extends KFile implements IommufdContext, IommufdBinding {
   readonly kind = "iommufd" as const;
   readonly label = "/dev/iommu";
   private readonly objects = new Map<number, IommufdObject>();
@@ -84,7 +82,7 @@ export class IommufdFile extends KFile implements IommufdBinding {
     return [...this.objects.values()];
   }
 
-  deviceDirtyCapable(device: VfioDevice): boolean {
+  deviceDirtyCapable(device: BindableDevice): boolean {
     const opt = this.options.dirtyTracking ?? true;
     return typeof opt === "function" ? opt(device) : opt;
   }
@@ -95,10 +93,10 @@ export class IommufdFile extends KFile implements IommufdBinding {
 
   // ---- IommufdBinding: the VFIO device cdev's side ----
 
-  bindDevice(device: VfioDevice): number {
+  bindDevice(device: BindableDevice): number {
     const syscall = "VFIO_DEVICE_BIND_IOMMUFD";
     // the device's DMA becomes this context's; a container owning the group excludes it
-    vfioGroupOf(device)?.claimDmaOwner(this, false, syscall);
+    dmaOwnershipOf(device)?.claim(this, false, syscall);
     if (emulatedIommu(device)) return this.alloc<AccessObject>((id) => ({ type: "access", id, refs: 1, device, ioas: null })).id;
     return this.alloc<DeviceObject>((id) => ({
       type: "device",
@@ -116,7 +114,7 @@ export class IommufdFile extends KFile implements IommufdBinding {
     if (dev.type === "access") detachAccess(dev);
     else detachDevice(this, dev);
     this.forget(dev);
-    vfioGroupOf(dev.device)?.releaseDmaOwner(this);
+    dmaOwnershipOf(dev.device)?.release(this);
     if (this.fdClosed) this.teardownIfIdle();
   }
 
@@ -165,7 +163,7 @@ export function registerIommufdNode(kernel: Kernel, iommu: Iommu, options: Iommu
 }
 
 /** Devices behind an emulated IOMMU: no requester id of their own, and they pin what they touch. */
-function emulatedIommu(device: VfioDevice): boolean {
+function emulatedIommu(device: BindableDevice): boolean {
   return device.driver.requesterId === null && device.driver.pinnedPageDirtyScope;
 }
 

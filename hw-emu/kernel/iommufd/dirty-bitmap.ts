@@ -13,8 +13,8 @@
  */
 import type { IoDomain } from "../../hw/iommu.js";
 import { PAGE_4K } from "../../hw/iommu.js";
-import { forEachSetBit } from "../../hw/bitmap.js";
-import { orBitmapToUser, userBitmapWords } from "../vfio/user-args.js";
+import { forEachSetBit } from "../../sim/bitmap.js";
+import { orBitmapToUser, userBitmapWords } from "../user-args.js";
 import type { UserAddressSpace } from "../user-memory.js";
 import type { IoasArea, IoasTable } from "./io-pagetable.js";
 

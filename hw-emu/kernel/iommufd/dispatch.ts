@@ -7,8 +7,8 @@
  */
 import { Errno, IOCTL, decodeRequest } from "../../uapi/index.js";
 import type { IoctlArg } from "../file.js";
-import { argBytes } from "../vfio/user-args.js";
-import type { IommufdFile } from "./context.js";
+import { argBytes } from "../user-args.js";
+import type { IommufdContext } from "./ictx.js";
 import { HWPT_OPS } from "./hwpt-ioctls.js";
 import { IOAS_OPS } from "./ioas-ioctls.js";
 import type { IommufdOp } from "./ucmd.js";
@@ -27,7 +27,7 @@ const NOT_EMULATED: Readonly<Record<number, string>> = {
   0x94: "IOMMU_HW_QUEUE_ALLOC",
 };
 
-export function dispatch(ctx: IommufdFile, request: number, arg: IoctlArg): number {
+export function dispatch(ctx: IommufdContext, request: number, arg: IoctlArg): number {
   const o = OPS.get(request);
   if (!o) {
     const { dir, type, nr, size } = decodeRequest(request);

@@ -20,7 +20,7 @@ import {
   iommu_hwpt_get_dirty_bitmap,
   iommu_hwpt_set_dirty_tracking,
 } from "../../uapi/index.js";
-import { lowestBit } from "../vfio/type1-bitmap.js";
+import { lowestBit } from "../../sim/bitmap.js";
 import { reportDirty } from "./dirty-bitmap.js";
 import { allocPagingHwpt } from "./hwpt.js";
 import { ULONG_MAX } from "./io-pagetable.js";

@@ -5,7 +5,7 @@
  * dirty pages is fixed at allocation, by IOMMU_HWPT_ALLOC_DIRTY_TRACKING.
  */
 import { Errno } from "../../uapi/index.js";
-import type { IommufdFile } from "./context.js";
+import type { IommufdContext } from "./ictx.js";
 import { viaIommu } from "./iommu-errors.js";
 import type { DeviceObject, HwptObject, IoasObject } from "./objects.js";
 
@@ -17,7 +17,7 @@ export interface PagingOptions {
 }
 
 /** Allocate a paging HWPT on `ioas`; `dev` decides the IOMMU and must support what is asked. */
-export function allocPagingHwpt(ctx: IommufdFile, ioas: IoasObject, dev: DeviceObject, opts: PagingOptions, syscall: string): HwptObject {
+export function allocPagingHwpt(ctx: IommufdContext, ioas: IoasObject, dev: DeviceObject, opts: PagingOptions, syscall: string): HwptObject {
   if (opts.dirty && !dev.dirtyCapable) throw new Errno("EOPNOTSUPP", `the IOMMU of ${dev.device.name} cannot track dirty pages`, syscall);
   const hwpt = ctx.alloc<HwptObject>((id) => ({
     type: "hwpt",
@@ -43,7 +43,7 @@ export function allocPagingHwpt(ctx: IommufdFile, ioas: IoasObject, dev: DeviceO
 }
 
 /** Destroy a HWPT no device is attached to. */
-export function destroyHwpt(ctx: IommufdFile, hwpt: HwptObject): void {
+export function destroyHwpt(ctx: IommufdContext, hwpt: HwptObject): void {
   const ioas = hwpt.ioas;
   ioas.table.removeDomain(hwpt.domain, hwpt);
   ioas.hwpts.splice(ioas.hwpts.indexOf(hwpt), 1);

@@ -5,8 +5,18 @@
  * while attached). IOMMU_DESTROY removes only objects nobody holds.
  */
 import type { IoDomain } from "../../hw/iommu.js";
-import type { VfioDevice } from "../vfio/device.js";
 import type { IoasTable } from "./io-pagetable.js";
+
+/** What iommufd needs of a device bound to it (a VFIO device; see vfio/device.ts). */
+export interface BindableDevice {
+  readonly name: string;
+  readonly driver: {
+    /** the routing id its DMA uses, or null for a device behind an emulated IOMMU */
+    readonly requesterId: number | null;
+    /** whether it pins every page it touches (so pinned pages are its dirty scope) */
+    readonly pinnedPageDirtyScope: boolean;
+  };
+}
 
 export interface IoasObject {
   readonly type: "ioas";
@@ -35,7 +45,7 @@ export interface DeviceObject {
   readonly type: "device";
   readonly id: number;
   refs: number;
-  readonly device: VfioDevice;
+  readonly device: BindableDevice;
   /** the routing id its DMA uses, or null for a device that does no DMA */
   readonly rid: number | null;
   /** its IOMMU can track dirty pages (IOMMU_HW_CAP_DIRTY_TRACKING) */
@@ -53,9 +63,10 @@ export interface AccessObject {
   readonly type: "access";
   readonly id: number;
   refs: number;
-  readonly device: VfioDevice;
+  readonly device: BindableDevice;
   ioas: IoasObject | null;
 }
 
 export type IommufdObject = IoasObject | HwptObject | DeviceObject | AccessObject;
 export type ObjectType = IommufdObject["type"];
+export type ObjectOf<T extends ObjectType> = Extract<IommufdObject, { type: T }>;

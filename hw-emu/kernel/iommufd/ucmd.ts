@@ -1,11 +1,11 @@
 /** A decoded iommufd command and how its handler answers (iommufd_ucmd). */
 import { copyInSize, copyOut, type IOCTL, type StructDef } from "../../uapi/index.js";
 import type { UserAddressSpace } from "../user-memory.js";
-import type { IommufdFile } from "./context.js";
+import type { IommufdContext } from "./ictx.js";
 
 /** One command in flight. */
 export interface Ucmd<T extends Record<string, unknown>> {
-  readonly ctx: IommufdFile;
+  readonly ctx: IommufdContext;
   readonly cmd: T;
   readonly user: UserAddressSpace;
   /** the ioctl's name, for error messages */
@@ -16,7 +16,7 @@ export interface Ucmd<T extends Record<string, unknown>> {
 
 export interface IommufdOp {
   readonly name: keyof typeof IOCTL;
-  run(ctx: IommufdFile, bytes: Uint8Array): number;
+  run(ctx: IommufdContext, bytes: Uint8Array): number;
 }
 
 /** Declare a command: its struct, and the handler that runs once the size rules passed. */

@@ -23,7 +23,7 @@
 import { Errno } from "../../uapi/index.js";
 import type { PciFunction } from "../../hw/pci/function.js";
 import type { AccessSize } from "../../hw/pci/config-space.js";
-import * as R from "../../hw/pci/regs.js";
+import * as R from "../../uapi/pci-regs.js";
 
 export interface ConfigHooks {
   /** MSI is the active interrupt type, so its Enable bit may reach the hardware */

@@ -34,14 +34,14 @@ import {
 import type { IoctlArg } from "../file.js";
 import type { Kernel } from "../kernel.js";
 import type { LoggingOps, MigrationOps, VfioDriver } from "../vfio/driver.js";
-import { argBytes } from "../vfio/user-args.js";
+import { argBytes } from "../user-args.js";
 import type { PciFunction } from "../../hw/pci/function.js";
 import type { MmioHandler } from "../../hw/pci/bar.js";
 import type { MsixController } from "../../hw/msix.js";
 import type { MsiController } from "../../hw/msi.js";
 import type { IntxLine } from "../../hw/pci/intx.js";
 import { findCapability, findExtendedCapability } from "../../hw/pci/capabilities.js";
-import * as R from "../../hw/pci/regs.js";
+import * as R from "../../uapi/pci-regs.js";
 import { BarAccess } from "./bar-access.js";
 import { VfioPciConfig } from "./config.js";
 import { HostVectorPool } from "./host-vectors.js";

@@ -23,7 +23,7 @@ import type { MsixController } from "../../hw/msix.js";
 import type { MsiController } from "../../hw/msi.js";
 import type { IntxLine } from "../../hw/pci/intx.js";
 import type { InterruptMessage } from "../../hw/pci/interrupt-log.js";
-import * as R from "../../hw/pci/regs.js";
+import * as R from "../../uapi/pci-regs.js";
 import { HOST_MSI_ADDRESS, type HostVectorPool, nextPowerOfTwo } from "./host-vectors.js";
 import { type IrqData, SET_IRQS } from "./set-irqs.js";
 

@@ -6,7 +6,7 @@
  * the hardware model removes the VFs when the PF resets.
  */
 import type { PciFunction } from "../../hw/pci/function.js";
-import * as R from "../../hw/pci/regs.js";
+import * as R from "../../uapi/pci-regs.js";
 
 const EXP_CONTROLS = [R.PCI_EXP_DEVCTL, R.PCI_EXP_LNKCTL, R.PCI_EXP_DEVCTL2, R.PCI_EXP_LNKCTL2] as const;
 

@@ -7,9 +7,9 @@
 import { Errno, IOCTL, POLL, copyInArgsz, vfio_precopy_info } from "../../uapi/index.js";
 import { KFile, type IoctlArg } from "../file.js";
 import type { UserAddressSpace } from "../user-memory.js";
-import type { MigState } from "./fsm.js";
+import type { MigState } from "../../uapi/migration-fsm.js";
 import type { MigrationSession } from "./driver.js";
-import { argBytes } from "./user-args.js";
+import { argBytes } from "../user-args.js";
 
 export interface SaveSource {
   /** up to `max` bytes available now; an empty array means nothing more right now */

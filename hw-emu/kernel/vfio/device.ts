@@ -21,17 +21,8 @@ import type { Kernel } from "../kernel.js";
 import type { VfioDriver } from "./driver.js";
 import { deviceFeature } from "./feature.js";
 import { MigrationCore } from "./migration.js";
-import { argBytes } from "./user-args.js";
-
-/** What an iommufd context offers the VFIO core for a cdev-opened device. */
-export interface IommufdBinding {
-  /** bind: returns the new device object id */
-  bindDevice(device: VfioDevice): number;
-  unbindDevice(devid: number): void;
-  /** attach to an IOAS or HWPT id; returns the HWPT id actually attached */
-  attachDevice(devid: number, ptId: number): number;
-  detachDevice(devid: number): void;
-}
+import { argBytes } from "../user-args.js";
+import type { IommufdBinding } from "../iommufd/ictx.js";
 
 export function isIommufdBinding(f: unknown): f is IommufdBinding & KFile {
   return f instanceof KFile && f.kind === "iommufd" && typeof (f as unknown as IommufdBinding).bindDevice === "function";

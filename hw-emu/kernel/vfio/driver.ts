@@ -6,7 +6,7 @@
  */
 import type { Mapping } from "../../uapi/index.js";
 import type { IoctlArg } from "../file.js";
-import type { MigState } from "./fsm.js";
+import type { MigState } from "../../uapi/migration-fsm.js";
 import type { KFile } from "../file.js";
 
 /** A data transfer session file a migration arc opened (save or resume). */

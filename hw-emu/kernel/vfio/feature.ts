@@ -18,10 +18,10 @@ import {
 } from "../../uapi/index.js";
 import type { IoctlArg } from "../file.js";
 import type { Kernel } from "../kernel.js";
-import type { LoggingRange } from "./driver.js";
-import { STATE_VALUE, stateName } from "./fsm.js";
-import { argBytes, orBitmapToUser, userBitmapWords } from "./user-args.js";
-import type { VfioDevice } from "./device.js";
+import type { LoggingRange, VfioDriver } from "./driver.js";
+import type { MigrationCore } from "./migration.js";
+import { STATE_VALUE, stateName } from "../../uapi/migration-fsm.js";
+import { argBytes, orBitmapToUser, userBitmapWords } from "../user-args.js";
 
 const { GET, SET, PROBE } = VFIO_DEVICE_FEATURE_FLAG.bits;
 const F = VFIO_DEVICE_FEATURE.values;
@@ -45,7 +45,13 @@ function checkFeature(name: string, flags: number, argsz: number, supported: num
   return "run";
 }
 
-export function deviceFeature(kernel: Kernel, device: VfioDevice, arg: IoctlArg): number {
+/** What VFIO_DEVICE_FEATURE needs of a device: its migration core and its driver. */
+export interface FeatureTarget {
+  readonly migration: MigrationCore | null;
+  readonly driver: Pick<VfioDriver, "logging" | "feature">;
+}
+
+export function deviceFeature(kernel: Kernel, device: FeatureTarget, arg: IoctlArg): number {
   const bytes = argBytes(kernel.user, arg, HEADER, SYSCALL);
   const hdr = vfio_device_feature.decode(bytes);
   if (hdr.argsz < HEADER) throw new Errno("EINVAL", `argsz ${hdr.argsz} is below the 8-byte header`, SYSCALL);

@@ -13,12 +13,13 @@
  */
 import { Errno, IOCTL, VFIO_GROUP_FLAGS, copyOut, vfio_group_status } from "../../uapi/index.js";
 import type { Iommu } from "../../hw/iommu.js";
+import { DmaOwnership, setDmaOwnership } from "../dma-owner.js";
 import { KFile, type IoctlArg } from "../file.js";
 import type { Kernel } from "../kernel.js";
 import { ContainerFile } from "./container.js";
 import { DeviceFile, checkToken, type VfioDevice } from "./device.js";
 import type { Type1Group } from "./type1.js";
-import { argBytes, copyInVfio } from "./user-args.js";
+import { argBytes, copyInVfio } from "../user-args.js";
 
 const PAGE = 4096;
 const VF_TOKEN_ARG = "vf_token=";
@@ -41,15 +42,17 @@ export class VfioGroup implements Type1Group {
   file: GroupFile | null = null;
   /** device fds obtained through this group that are still open */
   deviceFds = 0;
-  private owner: object | null = null;
-  private ownerCount = 0;
+  /** who owns the group's DMA: its container, or an iommufd its devices are bound to */
+  readonly dma: DmaOwnership;
 
   constructor(
     private readonly kernel: Kernel,
     readonly iommu: Iommu,
     readonly id: number,
     readonly devices: readonly VfioDevice[],
-  ) {}
+  ) {
+    this.dma = new DmaOwnership(id, () => (this.container ? "by a container" : "by an iommufd"));
+  }
 
   get requesterIds(): number[] {
     return this.devices.map((d) => d.driver.requesterId).filter((r): r is number => r !== null);
@@ -57,28 +60,6 @@ export class VfioGroup implements Type1Group {
 
   get pinnedScope(): boolean {
     return this.devices.every((d) => d.driver.pinnedPageDirtyScope);
-  }
-
-  /** whether someone (a container, or an iommufd through a bound device) owns the group's DMA */
-  get dmaOwnerClaimed(): boolean {
-    return this.ownerCount > 0;
-  }
-
-  /**
-   * Claim DMA ownership for `owner`. A container claims the group exclusively;
-   * an iommufd claims it once per bound device and may share it only with itself.
-   */
-  claimDmaOwner(owner: object, exclusive: boolean, syscall: string): void {
-    if (this.ownerCount > 0 && (exclusive || this.owner !== owner)) {
-      throw new Errno("EPERM", `the DMA of group ${this.id} is already owned${this.container ? " by a container" : " by an iommufd"}`, syscall);
-    }
-    this.owner = owner;
-    this.ownerCount++;
-  }
-
-  releaseDmaOwner(owner: object): void {
-    if (this.owner !== owner || this.ownerCount === 0) return;
-    if (--this.ownerCount === 0) this.owner = null;
   }
 
   /** open(2) of /dev/vfio/N */
@@ -95,7 +76,7 @@ export class VfioGroup implements Type1Group {
     const c = this.container;
     if (!c) return;
     c.detachGroup(this);
-    this.releaseDmaOwner(c);
+    this.dma.release(c);
     this.container = null;
   }
 
@@ -161,7 +142,7 @@ export class GroupFile extends KFile {
     const F = VFIO_GROUP_FLAGS.bits;
     let flags = 0;
     if (this.group.container) flags = F.CONTAINER_SET | F.VIABLE;
-    else if (!this.group.dmaOwnerClaimed) flags = F.VIABLE;
+    else if (!this.group.dma.claimed) flags = F.VIABLE;
     copyOut(vfio_group_status, bytes, { ...value, flags }, vfio_group_status.minsz);
     return 0;
   }
@@ -174,11 +155,11 @@ export class GroupFile extends KFile {
     const g = this.group;
     if (g.container) throw new Errno("EINVAL", `group ${g.id} already has a container`, syscall);
     if (file instanceof ContainerFile) {
-      g.claimDmaOwner(file, true, syscall);
+      g.dma.claim(file, true, syscall);
       try {
         file.attachGroup(g, syscall);
       } catch (e) {
-        g.releaseDmaOwner(file);
+        g.dma.release(file);
         throw e;
       }
       g.container = file;
@@ -319,6 +300,7 @@ export function registerVfioGroup(kernel: Kernel, iommu: Iommu, groupId: number,
   groups.set(groupId, group);
   for (const d of devices) {
     groupOfDevice.set(d, group);
+    setDmaOwnership(d, group.dma);
     d.groupOpen = () => group.file !== null;
     kernel.sysfs.addLink(`/sys/kernel/iommu_groups/${groupId}/devices/${d.name}`, sysfsDevicePath(d.name));
   }

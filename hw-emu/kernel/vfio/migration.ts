@@ -5,7 +5,7 @@
  */
 import { Errno } from "../../uapi/index.js";
 import { ArcFailure, type MigrationOps, type MigrationSession } from "./driver.js";
-import { SAVING_GROUP, nextState, type MigState } from "./fsm.js";
+import { SAVING_GROUP, nextState, type MigState } from "../../uapi/migration-fsm.js";
 
 export interface ArcRecord {
   from: MigState;

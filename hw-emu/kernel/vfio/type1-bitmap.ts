@@ -25,15 +25,6 @@ export function dirtyBitmapBytes(nbits: bigint): bigint {
   return ((nbits + 63n) / 64n) * 8n;
 }
 
-/** index of the lowest set bit (the kernel's __ffs); callers reject 0 first */
-export function lowestBit(x: bigint): number {
-  let n = 0;
-  while (x > 0n && (x & 1n) === 0n) {
-    x >>= 1n;
-    n++;
-  }
-  return n;
-}
 
 /** access_ok(): the range must lie in the user half of the address space */
 export function checkUserRange(addr: bigint, size: bigint, what: string, syscall: string): void {

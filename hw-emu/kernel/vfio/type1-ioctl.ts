@@ -29,8 +29,9 @@ import {
 } from "../../uapi/index.js";
 import type { IoctlArg } from "../file.js";
 import type { UserAddressSpace } from "../user-memory.js";
-import { copyInVfio } from "./user-args.js";
-import { DIRTY_BITMAP_SIZE_MAX, checkUserRange, lowestBit, verifyBitmapSize } from "./type1-bitmap.js";
+import { copyInVfio } from "../user-args.js";
+import { lowestBit } from "../../sim/bitmap.js";
+import { DIRTY_BITMAP_SIZE_MAX, checkUserRange, verifyBitmapSize } from "./type1-bitmap.js";
 import type { Type1Iommu } from "./type1.js";
 
 const U64 = 1n << 64n;

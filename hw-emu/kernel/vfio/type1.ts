@@ -18,7 +18,7 @@
  */
 import { Errno, VFIO_DMA_MAP_FLAG, VFIO_DMA_UNMAP_FLAG, VFIO_EXTENSION } from "../../uapi/index.js";
 import { IOVA_LIMIT, PAGE_4K, PERM_READ, PERM_WRITE, type IoDomain, type Iommu } from "../../hw/iommu.js";
-import { setBits } from "../../hw/bitmap.js";
+import { setBits } from "../../sim/bitmap.js";
 import type { UserAddressSpace } from "../user-memory.js";
 import { pinUserRange } from "../iommufd/pin.js";
 import { viaIommu } from "../iommufd/iommu-errors.js";

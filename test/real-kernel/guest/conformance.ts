@@ -8,7 +8,7 @@
  */
 import type { Syscalls } from "../../../hw-emu/uapi/index.js";
 import { Device, Group, Container, type ResumeStream, type SaveStream } from "../../../kernel-lib/vfio/index.js";
-import { runConformance, type DeviceLocator } from "../../../kernel-lib/vmm/conformance/index.js";
+import { runConformance, type DeviceLocator } from "../../../kernel-lib/conformance/index.js";
 import type { DiffDevice } from "../shared/differential.js";
 import { check, equal, hex, type Reporter } from "./report.js";
 

@@ -6,7 +6,7 @@
  * `VWB-END <json>`: without it the guest did not finish (a panic, a hang, a
  * crash of node), whatever QEMU's exit status says.
  */
-import type { CheckResult } from "../../../kernel-lib/vmm/conformance/types.js";
+import type { CheckResult } from "../../../kernel-lib/conformance/types.js";
 import type { DiffRecord } from "./differential.js";
 
 export const RECORD_PREFIX = "VWB ";
