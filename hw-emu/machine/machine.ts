@@ -198,8 +198,10 @@ export class EmulatedMachine {
     fs.addFile(`${dir}/device`, hex(model.fn.configRead(2, 2), 4));
     fs.addFile(`${dir}/class`, hex(model.fn.configRead(8, 4) >>> 8, 6));
     fs.addLink(`${dir}/iommu_group`, `/sys/kernel/iommu_groups/${group}`);
-    fs.addLink(`${dir}/driver`, `/sys/bus/pci/drivers/${driver.driverName}`);
-    fs.mkdir(`/sys/bus/pci/drivers/${driver.driverName}`);
+    // an mdev is bound to its parent's mdev driver (mtty), listed on the mdev bus
+    const drivers = isPci ? "/sys/bus/pci/drivers" : "/sys/bus/mdev/drivers";
+    fs.addLink(`${dir}/driver`, `${drivers}/${driver.driverName}`);
+    fs.mkdir(`${drivers}/${driver.driverName}`);
     fs.mkdir(`${dir}/vfio-dev/vfio${cdevIndex}`);
   }
 

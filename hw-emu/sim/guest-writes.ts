@@ -27,7 +27,7 @@ export interface GuestWritesConfig {
 export class GuestWrites extends Workload {
   private readonly picker: AddressPicker;
   private readonly tickNs: number;
-  private readonly perTick: number;
+  private perTick: number;
   private readonly stamp: Uint8Array;
   private readonly view: DataView;
   private carry = 0;
@@ -51,6 +51,20 @@ export class GuestWrites extends Workload {
     if (!Number.isInteger(n) || n < 1 || n > PAGE) throw new RangeError("bytesPerWrite must be 1..4096");
     this.stamp = new Uint8Array(n);
     this.view = new DataView(this.stamp.buffer);
+  }
+
+  /**
+   * Change the rate from the next tick on (a throttled vCPU stores less often); the
+   * fraction carried between ticks is kept, so no write is lost or added at the change.
+   */
+  setPagesPerSecond(pagesPerSecond: number): void {
+    if (!(pagesPerSecond >= 0) || !Number.isFinite(pagesPerSecond)) throw new RangeError(`pagesPerSecond must be a non-negative number, got ${pagesPerSecond}`);
+    this.perTick = (pagesPerSecond * this.tickNs) / NS_PER_S;
+  }
+
+  /** pages written per simulated second at the current rate */
+  get pagesPerSecond(): number {
+    return (this.perTick * NS_PER_S) / this.tickNs;
   }
 
   protected tick(): number {

@@ -45,3 +45,34 @@ export function listPciDevices(s: Syscalls): PciDeviceEntry[] {
     };
   });
 }
+
+/** A mediated device (e.g. the kernel's mtty sample) as sysfs lists it under /sys/bus/mdev/devices. */
+export interface MdevDeviceEntry {
+  /** the mdev's UUID, which is also its name for VFIO_GROUP_GET_DEVICE_FD */
+  uuid: string;
+  /** IOMMU group number (an emulated-IOMMU group for mdevs), or null */
+  iommuGroup: number | null;
+  /** bound driver's name, or null */
+  driver: string | null;
+  /** /dev/vfio/devices/vfioN when the device has a VFIO cdev */
+  cdev: string | null;
+}
+
+/** The mediated devices of the host; none when the mdev bus is absent (no mdev driver loaded). */
+export function listMdevDevices(s: Syscalls): MdevDeviceEntry[] {
+  const root = "/sys/bus/mdev/devices";
+  const uuids = tryRead(() => s.readdir(root));
+  if (uuids === null) return [];
+  return uuids.map((uuid) => {
+    const dir = `${root}/${uuid}`;
+    const group = tryRead(() => s.readlink(`${dir}/iommu_group`));
+    const driver = tryRead(() => s.readlink(`${dir}/driver`));
+    const vfioDev = tryRead(() => s.readdir(`${dir}/vfio-dev`));
+    return {
+      uuid,
+      iommuGroup: group ? Number(base(group)) : null,
+      driver: driver ? base(driver) : null,
+      cdev: vfioDev && vfioDev.length ? `/dev/vfio/devices/${vfioDev[0]}` : null,
+    };
+  });
+}

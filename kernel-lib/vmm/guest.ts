@@ -67,6 +67,7 @@ export class Guest {
   private p2pValue = 1;
   private vcpus = false;
   private frozen = false;
+  private throttlePct = 0;
   private booted = false;
   /** called for every interrupt the guest handles or holds: (device, vector, count, masked) */
   onInterrupt: ((device: number, vector: number, count: number, masked: boolean) => void) | null = null;
@@ -150,6 +151,26 @@ export class Guest {
 
   // ---- vCPUs ----
 
+  /**
+   * Throttle the vCPUs by `pct` percent, as QEMU's cpu_throttle_set() does for
+   * auto-converge: they run (100 - pct)% of the time. In this model only the CPU's
+   * page stores slow down; the drivers' interrupt handling and the wire do not.
+   */
+  setCpuThrottle(pct: number): void {
+    if (!Number.isFinite(pct) || pct < 0 || pct > 99) throw new RangeError(`CPU throttle must be 0..99 percent, got ${pct}`);
+    this.throttlePct = pct;
+    this.writes?.setPagesPerSecond(this.storesPerSecond());
+  }
+
+  /** the vCPU throttle in percent (0 when not throttled) */
+  get cpuThrottlePct(): number {
+    return this.throttlePct;
+  }
+
+  private storesPerSecond(): number {
+    return (this.workload.pagesPerSecond * (100 - this.throttlePct)) / 100;
+  }
+
   startVcpus(): void {
     if (this.vcpus || this.frozen) {
       this.vcpus = true;
@@ -186,6 +207,7 @@ export class Guest {
       this.writes ??= new GuestWrites(this.clock, this.rng.fork(), { workingSet: this.workingSet, pagesPerSecond: w.pagesPerSecond, locality: w.locality, tickNs: w.tickNs, name: "guest vCPU stores" }, (gpa, d) =>
         this.host.cpu.write(this.host.ram.host(gpa), d),
       );
+      this.writes.setPagesPerSecond(this.storesPerSecond());
       this.writes.start();
     }
     this.tickEv = this.clock.after(w.tickNs, () => this.tick(), "guest driver tick");

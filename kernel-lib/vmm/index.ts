@@ -2,6 +2,7 @@
 export { SimulatedVm, parseSize } from "./simulated-vm.js";
 export { migrate, MigrationAborted } from "./migrate.js";
 export { DEFAULT_COSTS, type MigrationCosts } from "./costs.js";
+export { AUTO_CONVERGE_DEFAULTS } from "./auto-converge.js";
 export { sweepP2pRate, type P2pSweepOptions, type P2pSweepPoint } from "./p2p-sweep.js";
 export { VmmHost, HostDevice, P2P_IOVA_BASE, P2P_IOVA_STRIDE, type IrqSetup, type VmmHostOptions } from "./host.js";
 export { Guest, type DeviceIrqState, type ResolvedWorkload } from "./guest.js";

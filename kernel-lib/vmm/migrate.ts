@@ -11,7 +11,9 @@
  *            trackers, copies what they reported and reads the devices' pre-copy
  *            data (sized with PRECOPY_INFO, read up to the temporary end), until
  *            what remains fits bandwidth x downtime limit and every pre-copy
- *            device's initial bytes are in (switchover-ack)
+ *            device's initial bytes are in (switchover-ack); with autoConverge the
+ *            vCPUs are throttled step by step while the guest dirties faster than
+ *            pre-copy sends
  * quiesce    vCPUs stop; every device to RUNNING_P2P / PRE_COPY_P2P, then each to
  *            STOP_COPY ("p2p-first"), or each straight to STOP_COPY ("one-step")
  * stop-copy  final RAM sync and copy, then each device's data until read() returns
@@ -37,6 +39,7 @@ import type { MigStateName } from "../../hw-emu/uapi/index.js";
 import type { ResumeStream, SaveStream, SetResult } from "../vfio/migration.js";
 import { lab } from "../backends/emu.js";
 import * as R from "../../hw-emu/uapi/pci-regs.js";
+import { AutoConverge } from "./auto-converge.js";
 import { resolveCosts, type MigrationCosts } from "./costs.js";
 import { CoarseDirty, DirtySet } from "./dirty-set.js";
 import type { HostDevice, VmmHost } from "./host.js";
@@ -134,6 +137,9 @@ class MigrationRun {
   private irqStart: number[] = [];
   private irqTruth: number | null = null;
   private round = 0;
+  private readonly autoConverge: AutoConverge | null;
+  /** the pending estimate when pre-copy ended (converged, or given up) */
+  private switchoverPending = 0;
   /** tracker counts of a sync whose pages were not sent before the switchover */
   private carriedSync: Record<string, number> = {};
 
@@ -154,6 +160,7 @@ class MigrationRun {
     this.thresholdBytes = this.bandwidth * (limitMs / 1000);
     const max = o.maxIterations ?? 30;
     if (!Number.isInteger(max) || max < 1) throw new RangeError(`maxIterations must be a positive integer, got ${max}`);
+    this.autoConverge = AutoConverge.create(o.autoConverge, vm.guest);
     this.abortAt = o.abortAt === undefined ? null : typeof o.abortAt === "string" ? { phase: o.abortAt } : o.abortAt;
     if (this.abortAt && !ABORT_PHASES.includes(this.abortAt.phase)) throw new RangeError(`abortAt: "${String(this.abortAt.phase)}" is not a phase; use one of ${ABORT_PHASES.join(", ")}`);
     // boot (or check) before anything is timed: a backend mismatch is the caller's error
@@ -424,9 +431,14 @@ class MigrationRun {
     this.rec.coarse.markAll(coarse);
     let count = this.dirty.pages;
     let perTracker: Record<string, number> = {};
+    this.autoConverge?.begin(this.vm.clock.now, this.ramBytes + this.deviceBytes);
     for (let i = 0; ; i++) {
-      if (i > 0) ({ count, perTracker, coarse } = this.sync());
+      if (i > 0) {
+        ({ count, perTracker, coarse } = this.sync());
+        this.autoConverge?.afterSync(this.vm.clock.now, count, this.ramBytes + this.deviceBytes, i);
+      }
       const pending = this.pendingBytes(count);
+      this.switchoverPending = pending;
       // what this sync found stays in the dirty set and goes with the final round
       this.carriedSync = perTracker;
       if (i > 0 && pending <= this.thresholdBytes && this.acked()) break;
@@ -464,7 +476,20 @@ class MigrationRun {
     perTracker: Record<string, number>,
     pendingBytes: number,
   ): IterationReport {
-    return { index, startNs, endNs: this.vm.clock.now, final, dirtyPages, dataPages: ram.dataPages, zeroPages: ram.zeroPages, ramBytes: ram.bytes, deviceBytes, perTracker, pendingBytes };
+    return {
+      index,
+      startNs,
+      endNs: this.vm.clock.now,
+      final,
+      dirtyPages,
+      dataPages: ram.dataPages,
+      zeroPages: ram.zeroPages,
+      ramBytes: ram.bytes,
+      deviceBytes,
+      perTracker,
+      pendingBytes,
+      cpuThrottlePct: this.vm.guest.cpuThrottlePct,
+    };
   }
 
   private stopAndCopy(): void {
@@ -516,7 +541,7 @@ class MigrationRun {
         d.carriedPending = d.src.pendingVectors();
       }
     }
-    this.rec.round(this.roundReport(this.round, startNs, true, count, ram, deviceBytes, perTracker, 0), coarse);
+    this.rec.round(this.roundReport(this.round, startNs, true, count, ram, deviceBytes, perTracker, this.switchoverPending), coarse);
     // what the source's devices raised up to here is the guest's; later activity of a
     // device that ignores STOP no longer belongs to the VM
     this.irqTruth = this.interruptTruth();
@@ -583,8 +608,9 @@ class MigrationRun {
       this.checkpoint("run", { device: i });
       this.rec.device(d.src.name, "start", () => this.arc(d.dst!, "RUNNING", d.report.destinationPath));
     }
-    // the point of no return: the guest runs on the destination from here
+    // the point of no return: the guest runs on the destination from here, unthrottled
     this.committed = true;
+    this.autoConverge?.stop();
     vm.switchTo(this.dst!);
     vm.guest.startVcpus();
     this.deliverCarried(true);
@@ -641,6 +667,7 @@ class MigrationRun {
     const message = (e as Error).message ?? String(e);
     this.o.hooks?.aborted?.({ ...this.hookContext(failedIn), error: message });
     if (this.o.freezeWorkloadsOnAbort) vm.guest.freeze();
+    this.autoConverge?.stop();
     this.rec.end();
     const abortStart = vm.clock.now;
     // the destination is thrown away: its devices are reset, then everything is closed
@@ -755,6 +782,7 @@ class MigrationRun {
       totalNs: now - this.t0,
       converged: this.converged,
       thresholdBytes: Math.round(this.thresholdBytes),
+      cpuThrottle: this.autoConverge ? [...this.autoConverge.steps] : [],
       iterations: this.rec.rounds,
       bytes: { ram: this.ramBytes, device: this.deviceBytes, total: this.ramBytes + this.deviceBytes },
       lostP2pWrites: { source: lostSrc, destination: lostDst, total: lostTotal },

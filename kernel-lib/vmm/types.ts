@@ -99,6 +99,32 @@ export interface MigrationHooks {
   aborted?(ctx: MigrationHookContext & { error: string }): void;
 }
 
+/**
+ * QEMU's auto-converge capability: when the guest dirties memory faster than pre-copy
+ * sends it, throttle the vCPUs step by step. The defaults are QEMU's
+ * (migration/options.c: DEFAULT_MIGRATE_CPU_THROTTLE_INITIAL, _INCREMENT,
+ * DEFAULT_MIGRATE_MAX_CPU_THROTTLE, DEFAULT_MIGRATE_THROTTLE_TRIGGER_THRESHOLD).
+ */
+export interface AutoConvergeOptions {
+  /** cpu-throttle-initial: the first step, in percent (default 20) */
+  initialPct?: number;
+  /** cpu-throttle-increment: each further step, in percent (default 10) */
+  incrementPct?: number;
+  /** max-cpu-throttle, in percent (default 99) */
+  maxPct?: number;
+  /** throttle-trigger-threshold: a period counts as not converging when it dirtied more than this percentage of the bytes it sent (default 50) */
+  triggerThresholdPct?: number;
+}
+
+/** One step of the vCPU throttle during pre-copy. */
+export interface ThrottleStep {
+  /** the pre-copy round whose sync decided it */
+  round: number;
+  timeNs: number;
+  /** the throttle from then on, in percent */
+  pct: number;
+}
+
 export interface MigrateOptions {
   /** link bandwidth in bytes per second (default 10 Gb/s = 1.25e9) */
   bandwidth?: number;
@@ -122,6 +148,8 @@ export interface MigrateOptions {
   maxIterations?: number;
   /** when pre-copy does not converge: switch over anyway (default) or abort */
   onNoConvergence?: "switchover" | "abort";
+  /** throttle the vCPUs when pre-copy makes no progress, as QEMU's auto-converge does (default off, as in QEMU) */
+  autoConverge?: boolean | AutoConvergeOptions;
   /** carry interrupts pending at the stop to the destination (default true) */
   carryPendingInterrupts?: boolean;
   /** after the final copy, check no page was written since (default true; type1 cannot tell) */
@@ -148,8 +176,14 @@ export interface IterationReport {
   deviceBytes: number;
   /** dirty pages each tracker reported in this round's sync (synced separately); "cpu" is the guest CPU log */
   perTracker: Record<string, number>;
-  /** what was left to send when the round was decided (bytes), and the switchover threshold */
+  /**
+   * What was left to send when the round was decided (bytes): for a pre-copy round,
+   * more than the switchover threshold; for the final round, the estimate that let the
+   * switchover happen (or what remained when the VMM gave up converging)
+   */
   pendingBytes: number;
+  /** the vCPU throttle (auto-converge) while the round ran, in percent */
+  cpuThrottlePct: number;
 }
 
 export interface DeviceReport {
@@ -204,6 +238,8 @@ export interface MigrationResult {
   converged: boolean;
   /** bandwidth x downtime limit */
   thresholdBytes: number;
+  /** the auto-converge throttle steps, in order (empty without autoConverge or when none was needed) */
+  cpuThrottle: ThrottleStep[];
   iterations: IterationReport[];
   bytes: { ram: number; device: number; total: number };
   lostP2pWrites: { source: number; destination: number; total: number };

@@ -165,6 +165,25 @@ describe("workloads", () => {
     expect(pages.size).toBeGreaterThan(2400);
   });
 
+  it("guest writes change rate from the next tick", () => {
+    const clock = new Clock();
+    let writes = 0;
+    const w = new GuestWrites(clock, new Random(5), { workingSet: { base: 0, length: 1 << 24 }, pagesPerSecond: 1500, tickNs: NS_PER_MS }, () => writes++);
+    w.start();
+    clock.runUntil(NS_PER_S / 2 - 1);
+    expect(writes).toBe(750);
+    // a vCPU throttled by 50%: half the stores
+    w.setPagesPerSecond(750);
+    expect(w.pagesPerSecond).toBe(750);
+    clock.runUntil(NS_PER_S - 1);
+    expect(writes).toBe(750 + 375);
+    w.setPagesPerSecond(0);
+    clock.runUntil(2 * NS_PER_S - 1);
+    expect(writes).toBe(1125);
+    expect(() => w.setPagesPerSecond(-1)).toThrow(/non-negative/);
+    expect(() => w.setPagesPerSecond(Number.NaN)).toThrow(/non-negative/);
+  });
+
   it("the same seed gives byte-identical memory and identical event logs", () => {
     function run(seed: number) {
       const clock = new Clock({ log: true });

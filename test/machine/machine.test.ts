@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createMachine } from "../../hw-emu/machine/machine.js";
-import { Container, Group, Iommufd, listPciDevices, Device, VfioError } from "../../kernel-lib/vfio/index.js";
+import { Container, Group, Iommufd, listMdevDevices, listPciDevices, Device, VfioError } from "../../kernel-lib/vfio/index.js";
 import { VFIO_EXTENSION } from "../../hw-emu/uapi/index.js";
 
 describe("an emulated machine", () => {
@@ -24,6 +24,19 @@ describe("an emulated machine", () => {
     expect(dev.migration?.features).toEqual({ stopCopy: true, p2p: true, preCopy: true });
     expect(dev.dmaLogging).not.toBeNull();
     expect(dev.migration!.state()).toBe("RUNNING");
+  });
+
+  it("lists a mediated device on the mdev bus, with its group, its driver and its cdev, and no PCI device for it", () => {
+    const m = createMachine({ devices: [{ model: "accel" }, { model: "serial" }] });
+    expect(listMdevDevices(m.sys)).toEqual([{ uuid: m.devices[1]!.address, iommuGroup: 11, driver: "mtty", cdev: "/dev/vfio/devices/vfio1" }]);
+    expect(listPciDevices(m.sys).map((d) => d.address)).toEqual(["0000:01:00.0"]);
+    const g = Group.open(m.sys, 11);
+    const c = Container.open(m.sys);
+    g.setContainer(c);
+    c.setIommu();
+    expect(g.device(listMdevDevices(m.sys)[0]!.uuid).info().numRegions).toBe(9);
+    // without an mdev driver there is no mdev bus
+    expect(listMdevDevices(createMachine({ devices: [{ model: "nic" }] }).sys)).toEqual([]);
   });
 
   it("migrates a NIC's state from one machine to another through the uAPI", async () => {
