@@ -39,14 +39,6 @@ function toErrno(e: unknown, from: MigState, to: MigState, device: MigratableDev
 export interface DeviceMigrationOptions {
   /** what a read at a temporary end of pre-copy data answers (mlx5: ENOMSG; mtty, hisi_acc: 0) */
   temporaryEnd: TemporaryEnd;
-  /**
-   * What the migration half of VFIO_DEVICE_RESET does to the device: "device"
-   * resets it (variant drivers of vfio-pci, where the reset is a function reset);
-   * "sessions" only ends data sessions and lets it run again, leaving its
-   * registers as they were (mtty, whose reset is a deferred migration reset).
-   * A failed device is always reset: nothing else brings it back.
-   */
-  reset?: "device" | "sessions";
 }
 
 export class DeviceMigrationOps implements MigrationOps {
@@ -183,8 +175,12 @@ export class DeviceMigrationOps implements MigrationOps {
     this.saveFile?.disable();
     this.saveFile = null;
     this.save = null;
+    // The migration half of a reset, as a driver's reset hook does it: sessions end and the device
+    // runs. The device itself is not reset here: for vfio-pci variants the function reset (with its
+    // config saved and restored) already ran and reached the model through its FLR hook; mtty's
+    // reset is a migration reset only. A device that failed an arc is reset, as nothing else recovers it.
     const d = this.device;
-    if (this.options.reset === "sessions" && d.health === "ok") {
+    if (d.health === "ok") {
       d.session?.close();
       if (d.runState !== "running") d.run();
     } else {

@@ -83,7 +83,7 @@ export class MttyDriver implements VfioDriver {
     this.config = new MttyConfigSpace(this.model.fn, this.model.portCount);
     this.irqs = new MttyIrqs(this.kernel, this.model);
     if (opts.migration ?? true) {
-      this.migration = new DeviceMigrationOps(this.device, this.kernel.user, { temporaryEnd: "zero", reset: "sessions" });
+      this.migration = new DeviceMigrationOps(this.device, this.kernel.user, { temporaryEnd: "zero" });
       const log = this.device.dmaLog;
       this.logging = log ? new MttyLoggingOps(log) : undefined;
     }
