@@ -4,11 +4,9 @@
  * out too, with the name it misses, rather than failing on it.
  */
 import ts from "typescript";
+import type { BackendKind } from "../backends/backend-kind.js";
 
-export type BackendKind = "emu" | "native";
-
-/** The environment variable through which a runner tells the kernel's cells which backend to use. */
-export const BACKEND_ENV = "VFIO_WORKBENCH_BACKEND";
+export { BACKEND_ENV, type BackendKind } from "../backends/backend-kind.js";
 
 export const EMULATOR_ONLY_TAG = "emulator-only";
 export const NEEDS_BLOCKED_ARC_FIX_TAG = "needs-blocked-arc-fix";

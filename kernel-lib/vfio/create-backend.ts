@@ -6,12 +6,12 @@
  */
 import type { Syscalls } from "../../hw-emu/uapi/index.js";
 import { VFIO_MIGRATION } from "../../hw-emu/uapi/index.js";
-import { BACKEND_ENV, type BackendKind } from "../kernel/cell-skips.js";
-import { Container, Group } from "../vfio/container.js";
-import { listMdevDevices, listPciDevices } from "../vfio/discovery.js";
-import { VfioError } from "../vfio/errors.js";
-import { createEmuBackend, type DeviceSpec, type EmulatedMachine, type MachineOptions } from "./emu.js";
-import { createNativeBackend } from "./native/index.js";
+import { BACKEND_ENV, type BackendKind } from "../backends/backend-kind.js";
+import { createEmuBackend, type DeviceSpec, type EmulatedMachine, type MachineOptions } from "../backends/emu.js";
+import { createNativeBackend } from "../backends/native/index.js";
+import { Container, Group } from "./container.js";
+import { listMdevDevices, listPciDevices } from "./discovery.js";
+import { VfioError } from "./errors.js";
 
 export type MigrationFeature = "STOP_COPY" | "P2P" | "PRE_COPY";
 const FEATURES: readonly MigrationFeature[] = ["STOP_COPY", "P2P", "PRE_COPY"];

@@ -3,7 +3,7 @@
  * as userspace does, on the emulator by default and on /dev/vfio when the runner says so.
  */
 import { describe, expect, it } from "vitest";
-import { BackendError, backendKindFromEnv, createBackend, matchDevices, probeVfioDevices, type FoundDevice } from "../../kernel-lib/backends/index.js";
+import { BackendError, backendKindFromEnv, createBackend, matchDevices, probeVfioDevices, type FoundDevice } from "../../kernel-lib/vfio/create-backend.js";
 
 describe("createBackend on the emulator", () => {
   it("plugs, for a request by features, the first emulated model that offers them, and reports what the kernel says of it", () => {
