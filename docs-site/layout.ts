@@ -70,6 +70,16 @@ function scriptJson(value: unknown): string {
   return JSON.stringify(value).replace(/</g, "\\u003c");
 }
 
+/**
+ * Regions that scroll sideways (code, long output, wide tables and figures) take keyboard focus,
+ * so a reader without a mouse can scroll them too.
+ */
+function focusableScrollers(html: string): string {
+  return html
+    .replace(/<pre(?![^>]*tabindex)/g, '<pre tabindex="0"')
+    .replace(/<(div|figure) class="(table-wrap|output html|output chart[^"]*)"/g, '<$1 tabindex="0" class="$2"');
+}
+
 export function renderPage(frame: PageFrame): string {
   const specs = frame.vegaSpecs ?? new Map();
   const vega =
@@ -101,7 +111,7 @@ export function renderPage(frame: PageFrame): string {
 <nav class="sidebar" aria-label="All pages">${sidebar(frame.nav, frame.slug)}</nav>
 <main id="main">
 ${frame.banner ?? ""}
-${frame.body}
+${focusableScrollers(frame.body)}
 ${prevNext(frame.nav, frame.slug)}
 </main>
 ${tableOfContents(frame.headings)}

@@ -67,10 +67,18 @@ export function renderNotebook(md: Markdown, notebook: Notebook, slug: string): 
     const tags = cellTags(cell);
     if (tags.includes(REMOVE_CELL)) return;
     const source = joinSource(cell.source);
-    const section = sections[sections.length - 1]!;
     if (cell.cell_type === "markdown") {
       const tokens = md.parse(source, env);
+      // walk the tokens in order, so text before a heading stays in the section before it
       tokens.forEach((token, i) => {
+        if (token.type === "inline") {
+          sections[sections.length - 1]!.prose += ` ${token.children?.filter((c) => c.type === "text" || c.type === "code_inline").map((c) => c.content).join("") ?? token.content}`;
+          return;
+        }
+        if (token.type === "fence" || token.type === "code_block") {
+          sections[sections.length - 1]!.code += `\n${token.content}`;
+          return;
+        }
         if (token.type !== "heading_open") return;
         const level = Number(token.tag.slice(1));
         const text = tokens[i + 1]?.children?.filter((c) => c.type === "text" || c.type === "code_inline").map((c) => c.content).join("") ?? "";
@@ -80,12 +88,11 @@ export function renderNotebook(md: Markdown, notebook: Notebook, slug: string): 
         else sections.push({ anchor: id, heading: text, prose: "", code: "" });
       });
       if (!summary && position === 0) summary = plainText(md, source.split(/\n\s*\n/).find((p) => p.trim() && !p.trim().startsWith("#")) ?? "");
-      sections[sections.length - 1]!.prose += ` ${plainText(md, source)}`;
       parts.push(`<div class="cell markdown-cell">${md.renderer.render(tokens, md.options, env)}</div>`);
       return;
     }
     if (cell.cell_type !== "code") return;
-    section.code += `\n${source}`;
+    sections[sections.length - 1]!.code += `\n${source}`;
     const inner: string[] = [];
     if (!tags.includes(HIDE_INPUT) && source.trim() !== "") {
       inner.push(`<pre class="code input"><code class="hljs language-typescript">${highlight(source, "typescript")}</code></pre>`);

@@ -29,10 +29,19 @@ function altOf(data: MimeData): string {
   return text(data["text/plain"] ?? "").trim() || "a figure";
 }
 
+/**
+ * Inside a figure that is one image to assistive technology, the charts' own ARIA labels on
+ * their groups (Plot's aria-label on <g>, Vega's roles) would be ignored at best; they go, and the
+ * figure's text alternative says what the chart shows.
+ */
+function withoutInnerAria(markup: string): string {
+  return markup.replace(/\s(?:aria-[a-z]+|role)="[^"]*"/g, "");
+}
+
 function figure(inner: string, alt: string, cls: string): string {
   // the alternative is both the accessible name and, collapsed, a caption a reader can open
   const label = escapeHtml(alt);
-  return `<figure class="output ${cls}"><div class="figure-body" role="img" aria-label="${label}">${inner}</div><details class="figure-alt"><summary>Text description</summary><pre>${label}</pre></details></figure>`;
+  return `<figure class="output ${cls}"><div class="figure-body" role="img" aria-label="${label}">${withoutInnerAria(inner)}</div><details class="figure-alt"><summary>Text description</summary><pre>${label}</pre></details></figure>`;
 }
 
 export class OutputRenderer {

@@ -101,10 +101,12 @@
         var a = document.createElement("a");
         a.href = r.href;
         a.textContent = r.heading;
-        var page = document.createElement("span");
-        page.className = "result-page";
-        page.textContent = " — " + r.page;
-        a.appendChild(page);
+        if (r.page !== r.heading) {
+          var page = document.createElement("span");
+          page.className = "result-page";
+          page.textContent = " — " + r.page;
+          a.appendChild(page);
+        }
         li.appendChild(a);
         results.appendChild(li);
       });
