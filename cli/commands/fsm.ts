@@ -2,7 +2,20 @@ import type { Command } from "commander";
 import { FLAG_SETS, STATE_VALUE } from "../../hw-emu/uapi/migration-fsm.js";
 import type { MigStateName } from "../../hw-emu/uapi/index.js";
 import { FsmProbe, walkAllFsmPaths } from "../../kernel-lib/conformance/fsm-probe.js";
+import { existsSync, readFileSync } from "node:fs";
+import { describeOutcome, diffFsmTables, FsmTableError, kernelFsmTable, parseFsmTable, parseMigrationFlags } from "../../kernel-lib/vfio/fsm-diff.js";
+import { KERNEL_FSM_TABLES, type FsmTable } from "../../hw-emu/uapi/index.js";
 import { UsageError } from "../errors.js";
+
+/** A kernel version's table, or a JSON table file (a path, or a name ending in .json). */
+function tableFrom(arg: string): FsmTable {
+  if (KERNEL_FSM_TABLES[arg]) return kernelFsmTable(arg);
+  if (arg.endsWith(".json") || arg.includes("/") || existsSync(arg)) {
+    if (!existsSync(arg)) throw new UsageError(`${arg}: no such table file`);
+    return parseFsmTable(readFileSync(arg, "utf8"), arg);
+  }
+  return kernelFsmTable(arg);
+}
 
 const STATES = Object.keys(STATE_VALUE).filter((s) => s !== "ERROR") as MigStateName[];
 const ALL = "STOP_COPY,P2P,PRE_COPY";
@@ -70,5 +83,35 @@ export function registerFsm(program: Command): void {
       }
       const arcs = p.length - 1;
       process.stdout.write(`${p.join(" -> ")}  (${arcs} arc${arcs === 1 ? "" : "s"}, flags ${set})\n`);
+    });
+
+  fsm
+    .command("diff")
+    .description(
+      `every (from, to) pair whose path differs between two path tables: kernel versions (${Object.values(KERNEL_FSM_TABLES).map((t) => `${t.name}: ${t.description}`).join("; ")}) or JSON table files`,
+    )
+    .requiredOption("--from <table>", `the older table: ${Object.keys(KERNEL_FSM_TABLES).join(", ")}, or a JSON file`)
+    .requiredOption("--to <table>", "the newer table, the same way")
+    .option("--flags <set>", "the device's migration flags", ALL)
+    .option("--json", 'print [{"from", "to", "change", "before", "after"}]')
+    .action((opts: { from: string; to: string; flags: string; json?: boolean }) => {
+      let diffs;
+      let before: FsmTable;
+      let after: FsmTable;
+      try {
+        before = tableFrom(opts.from);
+        after = tableFrom(opts.to);
+        diffs = diffFsmTables(before, after, parseMigrationFlags(opts.flags));
+      } catch (err) {
+        if (err instanceof FsmTableError) throw new UsageError(err.message);
+        throw err;
+      }
+      if (opts.json) {
+        process.stdout.write(JSON.stringify(diffs.map((d) => ({ from: d.from, to: d.to, change: d.change, before: describeOutcome(d.before), after: describeOutcome(d.after) })), null, 2) + "\n");
+        return;
+      }
+      const lines = [`${before.name} -> ${after.name}, flags ${opts.flags}: ${diffs.length} pair${diffs.length === 1 ? "" : "s"} changed`];
+      for (const d of diffs) lines.push(`  ${d.from.padEnd(12)} -> ${d.to.padEnd(12)} ${d.change.padEnd(15)} ${describeOutcome(d.before)}  =>  ${describeOutcome(d.after)}`);
+      process.stdout.write(lines.join("\n") + "\n");
     });
 }

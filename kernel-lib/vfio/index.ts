@@ -24,3 +24,4 @@ export {
   type FoundDevice,
   type MigrationFeature,
 } from "./create-backend.js";
+export { diffFsmTables, parseFsmTable, kernelFsmTable, describeOutcome, parseMigrationFlags, FsmTableError, type FsmPairDiff, type FsmChange } from "./fsm-diff.js";
