@@ -10,7 +10,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { defaultJobs, executeNotebooks, listNotebooks, type NotebookRun } from "../kernel-lib/kernel/notebook-check.js";
 import { parseNotebook, serializeNotebook, type Notebook } from "../kernel-lib/kernel/notebook.js";
 import { packageInfo } from "../kernel-lib/kernel/package-root.js";
-import { cacheKey, ExecutionCache, packageCodeHash } from "./cache.js";
+import { ProjectCache } from "./cache.js";
 import { collectUses, glossaryBody } from "./glossary.js";
 import { indexBody } from "./index-page.js";
 import { renderPage, type NavEntry } from "./layout.js";
@@ -88,15 +88,14 @@ interface NotebookSource {
   path: string;
   slug: string;
   text: string;
-  key: string;
 }
 
 /** Executes what the cache does not hold; returns every notebook executed, in the order given. */
-async function executed(sources: readonly NotebookSource[], cache: ExecutionCache, options: BuildOptions): Promise<{ notebooks: Notebook[]; ran: string[] }> {
+async function executed(sources: readonly NotebookSource[], cache: ProjectCache, options: BuildOptions): Promise<{ notebooks: Notebook[]; ran: string[] }> {
   const results = new Map<string, Notebook>();
   const toRun: NotebookSource[] = [];
   for (const source of sources) {
-    const hit = cache.get(source.key);
+    const hit = cache.get(source.text);
     if (hit === null) {
       toRun.push(source);
       continue;
@@ -119,7 +118,7 @@ async function executed(sources: readonly NotebookSource[], cache: ExecutionCach
         problems.push(...failureLines(run));
         return;
       }
-      cache.put(toRun[i]!.key, serializeNotebook(run.notebook));
+      cache.put(toRun[i]!.text, serializeNotebook(run.notebook));
       results.set(run.path, run.notebook);
     });
   }
@@ -134,18 +133,9 @@ export async function buildSite(options: BuildOptions = {}): Promise<BuildResult
   const notebookDir = join(root, "notebooks");
   if (!existsSync(notebookDir)) throw new SiteBuildError([`${notebookDir}: no notebooks folder`]);
   const packageRoot = packageInfo().root;
-  const lockPath = join(root, "package-lock.json");
-  const shared = {
-    lockfile: existsSync(lockPath) ? readFileSync(lockPath, "utf8") : "",
-    nodeVersion: process.version,
-    codeHash: packageCodeHash(packageRoot),
-  };
-  const sources: NotebookSource[] = listNotebooks(notebookDir).map((path) => {
-    const text = readFileSync(path, "utf8");
-    return { path, slug: basename(path, ".ipynb"), text, key: cacheKey({ notebookSource: text, ...shared }) };
-  });
+  const sources: NotebookSource[] = listNotebooks(notebookDir).map((path) => ({ path, slug: basename(path, ".ipynb"), text: readFileSync(path, "utf8") }));
   if (sources.length === 0) throw new SiteBuildError([`${notebookDir}: no notebooks to build`]);
-  const cache = new ExecutionCache(root);
+  const cache = new ProjectCache(root, packageRoot);
   const { notebooks, ran } = await executed(sources, cache, options);
 
   const md = createMarkdown();

@@ -69,3 +69,30 @@ export class ExecutionCache {
     renameSync(temp, this.path(key));
   }
 }
+
+/**
+ * The cache as `build` and `check` use it: keys made with the project's lockfile, this Node and
+ * the package's built code, so `check` can leave behind what a later `build` would execute.
+ */
+export class ProjectCache {
+  private readonly store: ExecutionCache;
+  private readonly shared: Omit<CacheKeyParts, "notebookSource">;
+
+  constructor(projectRoot: string, packageRoot: string) {
+    this.store = new ExecutionCache(projectRoot);
+    const lockPath = join(projectRoot, "package-lock.json");
+    this.shared = { lockfile: existsSync(lockPath) ? readFileSync(lockPath, "utf8") : "", nodeVersion: process.version, codeHash: packageCodeHash(packageRoot) };
+  }
+
+  keyFor(notebookSource: string): string {
+    return cacheKey({ notebookSource, ...this.shared });
+  }
+
+  get(notebookSource: string): string | null {
+    return this.store.get(this.keyFor(notebookSource));
+  }
+
+  put(notebookSource: string, executed: string): void {
+    this.store.put(this.keyFor(notebookSource), executed);
+  }
+}

@@ -2,9 +2,12 @@ import { existsSync, statSync } from "node:fs";
 import { relative } from "node:path";
 import type { Command } from "commander";
 import { defaultJobs, executeNotebooks, firstDifference, listNotebooks, outputDifferences, type NotebookRun } from "../../kernel-lib/kernel/notebook-check.js";
-import { NotebookFormatError } from "../../kernel-lib/kernel/notebook.js";
+import { NotebookFormatError, serializeNotebook } from "../../kernel-lib/kernel/notebook.js";
 import { KernelError } from "../../kernel-lib/kernel/kernel-error.js";
 import { NATIVE_SKIP_TAGS, type BackendKind } from "../../kernel-lib/kernel/cell-skips.js";
+import { readFileSync } from "node:fs";
+import { ProjectCache } from "../../docs-site/cache.js";
+import { packageInfo } from "../../kernel-lib/kernel/package-root.js";
 import { UsageError } from "../errors.js";
 
 interface CheckFlags {
@@ -101,6 +104,7 @@ export function registerCheck(program: Command): void {
       const queue = flags.twice ? [...paths, ...paths] : paths;
       const pass = (index: number) => (flags.twice ? (index < paths.length ? "first run" : "second run") : undefined);
       const started = performance.now();
+      const cache = backend === "emu" ? new ProjectCache(process.cwd(), packageInfo().root) : null;
       let runs: NotebookRun[];
       try {
         runs = await executeNotebooks(queue, {
@@ -108,7 +112,11 @@ export function registerCheck(program: Command): void {
           timeoutSeconds,
           backend,
           allowTags,
-          onDone: (run, index) => process.stderr.write(`${progressLine(run, pass(index))}\n`),
+          onDone: (run, index) => {
+            process.stderr.write(`${progressLine(run, pass(index))}\n`);
+            // what the emulator ran clean is what `build` would run: leave it in the build cache
+            if (cache && run.ok && index < paths.length) cache.put(readFileSync(run.path, "utf8"), serializeNotebook(run.notebook));
+          },
         });
       } catch (err) {
         if (err instanceof NotebookFormatError || err instanceof KernelError) throw new UsageError(err.message, 1);

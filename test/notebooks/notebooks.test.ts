@@ -7,6 +7,7 @@ import { execFile } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { listNotebooks } from "../../kernel-lib/kernel/notebook-check.js";
 import { cliMain, repoRoot, requireBuild } from "../kernel/helpers.js";
+import { siteInBrowser } from "../docs-site/site-in-browser.js";
 
 describe("notebooks", () => {
   it("there are notebooks", () => expect(listNotebooks(`${repoRoot}/notebooks`).length).toBeGreaterThan(0));
@@ -22,3 +23,6 @@ describe("notebooks", () => {
     expect(code, stderr).toBe(0);
   }, 900_000);
 });
+
+// after check: it leaves what it ran in the build cache, so the site is built without executing again
+siteInBrowser();
