@@ -87,8 +87,15 @@ module.exports = {
       name: "notebooks-public-package",
       comment: "notebook cells import only the public package \"vfio-workbench\"",
       severity: "error",
-      from: { path: "^notebooks/" },
+      from: { path: "^notebooks/", pathNot: "^notebooks/09-writing-notebooks[.]ipynb/" },
       to: { pathNot: "^vfio-workbench$" },
+    },
+    {
+      name: "authors-guide-tools",
+      comment: "the authors' guide runs the command-line tool and parses notebooks, so it may use Node's own modules and the TypeScript compiler as well",
+      severity: "error",
+      from: { path: "^notebooks/09-writing-notebooks[.]ipynb/" },
+      to: { pathNot: "^vfio-workbench$|^typescript$", dependencyTypesNot: ["core"] },
     },
     {
       name: "resolvable",

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as zmq from "zeromq";
-import { endpoint, newIpcConnection } from "../kernel-lib/kernel/connection.js";
+import { endpoint, newTcpConnection } from "../kernel-lib/kernel/connection.js";
+import { KernelTimeoutError } from "../kernel-lib/kernel/kernel-error.js";
 
 /**
  * Client of `jupyter-floor-peer.js --raw`: one round is a request on shell and the peer's five
@@ -12,7 +13,8 @@ import { endpoint, newIpcConnection } from "../kernel-lib/kernel/connection.js";
  */
 
 const READY_TIMEOUT_MS = 10_000;
-const ROUND_TIMEOUT_MS = 500;
+/** How long start() gives one round to come back while the peer starts. */
+const PROBE_TIMEOUT_MS = 500;
 
 interface Round {
   reply: boolean;
@@ -45,7 +47,8 @@ export class RawFloorClient {
   /** Starts the peer and waits until its iopub messages reach this client. */
   static async start(peerPath: string): Promise<RawFloorClient> {
     const dir = mkdtempSync(join(tmpdir(), "vwb-zmq-floor-"));
-    const connection = newIpcConnection(join(dir, "p"));
+    // loopback TCP, as the kernels it is set beside use
+    const connection = await newTcpConnection("raw-floor");
     const file = join(dir, "connection.json");
     writeFileSync(file, JSON.stringify(connection), { mode: 0o600 });
     const peer = spawn(process.execPath, [peerPath, "-f", file, "--raw"], { stdio: ["ignore", "ignore", "inherit"] });
@@ -53,7 +56,7 @@ export class RawFloorClient {
     const deadline = Date.now() + READY_TIMEOUT_MS;
     for (;;) {
       try {
-        await client.roundTrip(0);
+        await client.roundTrip(0, PROBE_TIMEOUT_MS);
         return client;
       } catch (err) {
         if (client.exited || Date.now() > deadline) {
@@ -77,15 +80,18 @@ export class RawFloorClient {
     }
   }
 
-  /** One round in which the peer busy-waits `ms`; resolves when the reply and the idle message have both arrived. */
-  roundTrip(ms: number): Promise<void> {
+  /**
+   * One round in which the peer busy-waits `ms`; resolves when the reply and the idle message
+   * have both arrived, rejects with KernelTimeoutError when they have not within `timeoutMs`.
+   */
+  roundTrip(ms: number, timeoutMs: number): Promise<void> {
     if (this.exited) return Promise.reject(this.exited);
     const id = String(this.next++);
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.rounds.delete(id);
-        reject(new Error(`the raw floor peer did not answer round ${id} within ${ROUND_TIMEOUT_MS + ms} ms`));
-      }, ROUND_TIMEOUT_MS + ms);
+        reject(new KernelTimeoutError(`the raw floor peer did not answer round ${id} within ${timeoutMs} ms`));
+      }, timeoutMs);
       this.rounds.set(id, {
         reply: false,
         idle: false,

@@ -4,8 +4,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as zmq from "zeromq";
-import { endpoint, newIpcConnection, type ConnectionInfo } from "./connection.js";
-import { KernelError } from "./kernel-error.js";
+import { performance } from "node:perf_hooks";
+import { endpoint, newIpcConnection, newTcpConnection, type ConnectionInfo } from "./connection.js";
+import { KernelError, KernelTimeoutError } from "./kernel-error.js";
 import { kernelLauncherPath } from "./launcher-path.js";
 import { decodeMessage, encodeMessage, newHeader, parentId, Signer, type JupyterMessage } from "./wire.js";
 
@@ -19,8 +20,15 @@ export interface StartOptions {
   /** the kernel's working directory (a notebook's folder) */
   cwd?: string;
   env?: NodeJS.ProcessEnv;
-  /** the kernel entry point; defaults to this package's launcher */
+  /** the kernel entry point, run as `node LAUNCHER -f CONNECTION_FILE`; defaults to this package's launcher */
   launcher?: string;
+  /**
+   * Another kernel's command line, as its kernelspec's argv: "{connection_file}" stands for the
+   * connection file (e.g. stock tslab's `tslab kernel --config-path {connection_file}`). Overrides `launcher`.
+   */
+  argv?: readonly string[];
+  /** the sockets' transport; ipc (the default) needs no free ports, tcp is what Jupyter itself hands a kernel */
+  transport?: "ipc" | "tcp";
   /** how long the kernel may take to answer its first kernel_info_request */
   startTimeoutMs?: number;
 }
@@ -56,20 +64,28 @@ interface Pending {
 }
 
 const STDERR_TAIL = 16 * 1024;
+const CONNECTION_FILE = "{connection_file}";
+/**
+ * How often a socket retries a kernel that has not bound yet (ZeroMQ's default is 100 ms, which
+ * would hold a starting kernel's first reply back by up to that much).
+ */
+const RECONNECT_MS = 10;
 
-export { KernelError };
+export { KernelError, KernelTimeoutError };
 
 export class KernelClient {
   readonly session = randomUUID();
   private readonly signer: Signer;
-  private readonly shell = new zmq.Dealer({ linger: 0 });
-  private readonly control = new zmq.Dealer({ linger: 0 });
-  private readonly iopub = new zmq.Subscriber({ linger: 0 });
+  private readonly shell = new zmq.Dealer({ linger: 0, reconnectInterval: RECONNECT_MS });
+  private readonly control = new zmq.Dealer({ linger: 0, reconnectInterval: RECONNECT_MS });
+  private readonly iopub = new zmq.Subscriber({ linger: 0, reconnectInterval: RECONNECT_MS });
   private readonly pending = new Map<string, Pending>();
   private readonly sendChains = new Map<zmq.Dealer, Promise<unknown>>();
   private closed = false;
   private exitError: KernelError | null = null;
   private stderrTail = "";
+  /** ms from the kernel's spawn (for connect(): from the call) until its first kernel_info_reply */
+  firstReplyMs: number | null = null;
   /** every iopub message, whatever request it answers (tests and tools may watch it) */
   onIopub: ((message: JupyterMessage) => void) | null = null;
 
@@ -77,6 +93,8 @@ export class KernelClient {
     readonly connection: ConnectionInfo,
     readonly process: ChildProcess | null,
     private readonly tempDir: string | null,
+    /** performance.now() when the kernel was spawned (for connect(): when the call began) */
+    readonly startedAt: number,
   ) {
     this.signer = new Signer(connection.key, connection.signature_scheme);
     this.shell.connect(endpoint(connection, "shell"));
@@ -106,16 +124,20 @@ export class KernelClient {
 
   /** Launches a fresh kernel process and waits until it answers on shell and publishes on iopub. */
   static async start(options: StartOptions = {}): Promise<KernelClient> {
+    if (options.argv?.length === 0) throw new KernelError("the kernel's argv is empty");
     const tempDir = mkdtempSync(join(tmpdir(), "vwb-kernel-"));
-    const connection = newIpcConnection(join(tempDir, "k"));
+    const connection = options.transport === "tcp" ? await newTcpConnection() : newIpcConnection(join(tempDir, "k"));
     const connectionFile = join(tempDir, "connection.json");
     writeFileSync(connectionFile, JSON.stringify(connection), { mode: 0o600 });
-    const child = spawn(process.execPath, [options.launcher ?? kernelLauncherPath(), "-f", connectionFile], {
+    const argv = options.argv ?? [process.execPath, options.launcher ?? kernelLauncherPath(), "-f", CONNECTION_FILE];
+    const [command, ...args] = argv.map((arg) => arg.replaceAll(CONNECTION_FILE, connectionFile)) as [string, ...string[]];
+    const spawnedAt = performance.now();
+    const child = spawn(command, args, {
       cwd: options.cwd ?? process.cwd(),
       env: options.env ?? process.env,
       stdio: ["ignore", "pipe", "pipe"],
     });
-    const client = new KernelClient(connection, child, tempDir);
+    const client = new KernelClient(connection, child, tempDir, spawnedAt);
     try {
       await client.waitReady(options.startTimeoutMs ?? 60_000);
     } catch (err) {
@@ -127,7 +149,7 @@ export class KernelClient {
 
   /** Connects to a kernel that is already running. */
   static async connect(connection: ConnectionInfo, timeoutMs = 30_000): Promise<KernelClient> {
-    const client = new KernelClient(connection, null, null);
+    const client = new KernelClient(connection, null, null, performance.now());
     try {
       await client.waitReady(timeoutMs);
     } catch (err) {
@@ -146,6 +168,7 @@ export class KernelClient {
     const deadline = Date.now() + timeoutMs;
     // The first reply may wait for the kernel to load TypeScript.
     await this.request("shell", "kernel_info_request", {}, { timeoutMs });
+    this.firstReplyMs = performance.now() - this.startedAt;
     // A subscriber misses what was published before its subscription reached the kernel:
     // ask until the status messages of a request arrive on iopub too.
     for (;;) {
@@ -228,7 +251,7 @@ export class KernelClient {
       if (options.timeoutMs !== undefined) {
         timer = setTimeout(() => {
           this.pending.delete(header.msg_id);
-          reject(new KernelError(`no ${options.waitIdle ? "reply and idle status" : "reply"} to ${msgType} within ${options.timeoutMs} ms`));
+          reject(new KernelTimeoutError(`no ${options.waitIdle ? "reply and idle status" : "reply"} to ${msgType} within ${options.timeoutMs} ms`));
         }, options.timeoutMs);
       }
       this.sendFrames(channel === "shell" ? this.shell : this.control, frames).catch((err: unknown) => {

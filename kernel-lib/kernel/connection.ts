@@ -1,5 +1,6 @@
-import { randomUUID } from "node:crypto";
+import { randomInt, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { createServer } from "node:net";
 
 /** The JSON file a Jupyter client hands a kernel: where to bind and how to sign. */
 export interface ConnectionInfo {
@@ -76,4 +77,46 @@ export function newIpcConnection(socketPrefix: string): ConnectionInfo {
     signature_scheme: "hmac-sha256",
     kernel_name: "vfio-workbench",
   };
+}
+
+const LOWEST_PORT = 10_000;
+
+/** The lowest port the OS hands out for outgoing connections (Linux: ip_local_port_range). */
+function ephemeralPortFloor(): number {
+  try {
+    const low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+    if (Number.isInteger(low) && low > 2 * LOWEST_PORT) return low;
+  } catch {
+    // not Linux: IANA's dynamic range begins here
+  }
+  return 49152;
+}
+
+/** Whether `port` can be listened on at 127.0.0.1 now. */
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * Connection info on loopback TCP ports, as Jupyter writes it by default: the form every kernel
+ * understands (tslab, for one, names ipc endpoints differently from jupyter_client). The ports
+ * are free when chosen; another process could still take one before the kernel binds it.
+ */
+export async function newTcpConnection(kernelName = "vfio-workbench"): Promise<ConnectionInfo> {
+  // Below the ephemeral range: a port the OS could also give a connecting socket (the client's
+  // own, retrying before the kernel has bound) can end in a TCP self-connect or in the kernel's
+  // bind failing, and a kernel that does not exit on that hangs its client.
+  const ceiling = ephemeralPortFloor();
+  const ports: number[] = [];
+  while (ports.length < PORT_FIELDS.length) {
+    const port = randomInt(LOWEST_PORT, ceiling);
+    if (!ports.includes(port) && (await portIsFree(port))) ports.push(port);
+  }
+  const [shell_port, iopub_port, stdin_port, control_port, hb_port] = ports as [number, number, number, number, number];
+  return { transport: "tcp", ip: "127.0.0.1", shell_port, iopub_port, stdin_port, control_port, hb_port, key: randomUUID(), signature_scheme: "hmac-sha256", kernel_name: kernelName };
 }

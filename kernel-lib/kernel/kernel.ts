@@ -65,7 +65,7 @@ class Kernel {
   private readonly shellOutbox: Outbox;
   private readonly iopubOutbox: Outbox;
   private worker!: Worker;
-  private runner!: CellRunner;
+  private runnerInstance: CellRunner | undefined;
   private readonly queue: Request[] = [];
   private busy = false;
   private closing = false;
@@ -117,15 +117,24 @@ class Kernel {
       const displayId = (data.transient as { display_id?: string } | undefined)?.display_id;
       sink.display(jsonSafeData(data.data as Record<string, unknown>), (data.metadata as Record<string, unknown>) ?? {}, displayId, update);
     };
-    process.on("SIGINT", () => this.runner?.interrupt());
+    process.on("SIGINT", () => this.runnerInstance?.interrupt());
     process.on("uncaughtException", (err) => process.stderr.write(`Uncaught exception: ${err.stack ?? String(err)}\n`));
     process.on("unhandledRejection", (reason) =>
       process.stderr.write(`Unhandled promise rejection: ${reason instanceof Error ? (reason.stack ?? reason.message) : inspect(reason)}\n`),
     );
 
     enableSelfReferenceTypes(process.cwd());
-    this.runner = new CellRunner(process.cwd());
     void this.receiveShell();
+  }
+
+  /**
+   * tslab's converter takes about a second to build. It is built when a request first needs it,
+   * or right after the first kernel_info_reply has gone out, so a client sees the kernel answer
+   * as soon as its sockets are bound and the first cell pays for the rest.
+   */
+  private get runner(): CellRunner {
+    this.runnerInstance ??= new CellRunner(process.cwd());
+    return this.runnerInstance;
   }
 
   private async receiveShell(): Promise<void> {
@@ -217,6 +226,7 @@ class Kernel {
           break;
         case "kernel_info_request":
           this.reply(request, "kernel_info_reply", kernelInfoContent());
+          if (!this.runnerInstance) setImmediate(() => void this.runner);
           break;
         case "is_complete_request":
           this.reply(request, "is_complete_reply", this.runner.isComplete(str(content.code)));
@@ -358,7 +368,7 @@ class Kernel {
     this.closing = true;
     this.capture.uninstall();
     setDisplaySink(null);
-    this.runner.close();
+    this.runnerInstance?.close();
     const exited = once(this.worker, "exit");
     this.worker.postMessage({ kind: "close" } satisfies ToControlThread);
     // Closing with linger lets the last replies and statuses reach the client.

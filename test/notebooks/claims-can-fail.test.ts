@@ -4,7 +4,10 @@
  * built package, so nothing in the shipped code carries a hook for them:
  * - every emulated NIC wrapped in the faulty model (a device that DMAs after STOP; a device that
  *   refuses its peers' writes in RUNNING_P2P);
- * - a wrong arc in the migration path table (RUNNING → STOP_COPY no longer through RUNNING_P2P).
+ * - a wrong arc in the migration path table (RUNNING → STOP_COPY no longer through RUNNING_P2P);
+ * - a VMM that computes the switchover threshold ten times too large;
+ * - a container that accepts VFIO_SET_IOMMU before any group has joined it;
+ * - a `new` command that overwrites an existing notebook.
  */
 import { execFile } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -66,6 +69,38 @@ const FAULTS: Fault[] = [
         'RUNNING: {\n        STOP: "RUNNING_P2P",\n        RUNNING: "RUNNING",\n        STOP_COPY: "STOP",',
       ),
     claim: /claim failed: RUNNING → STOP_COPY walks RUNNING, RUNNING_P2P, STOP, STOP_COPY on a device with P2P/,
+  },
+  {
+    name: "a VMM whose switchover threshold is ten times too large",
+    notebook: "05-live-migration.ipynb",
+    inject: (copy) =>
+      patch(
+        join(copy, "dist", "kernel-lib", "vmm", "migrate.js"),
+        "this.thresholdBytes = this.bandwidth * (limitMs / 1000);",
+        "this.thresholdBytes = this.bandwidth * (limitMs / 100);",
+      ),
+    claim: /claim failed: The switchover threshold is bandwidth × downtime limit/,
+  },
+  {
+    name: "a container that takes VFIO_SET_IOMMU before any group has joined",
+    notebook: "08-iommufd.ipynb",
+    inject: (copy) =>
+      patch(
+        join(copy, "dist", "hw-emu", "kernel", "vfio", "container.js"),
+        "if (this.groups.length === 0)\n            throw new Errno(\"EINVAL\", \"no group has joined this container",
+        "if (false)\n            throw new Errno(\"EINVAL\", \"no group has joined this container",
+      ),
+    claim: /claim failed: VFIO_SET_IOMMU on a container no group has joined fails with EINVAL/,
+  },
+  {
+    name: "a `new` that overwrites an existing notebook",
+    notebook: "09-writing-notebooks.ipynb",
+    inject: (copy) => {
+      const file = join(copy, "dist", "cli", "commands", "new.js");
+      patch(file, "if (existsSync(path))", "if (false)");
+      patch(file, '{ flag: "wx" }', "{}");
+    },
+    claim: /claim failed: new refuses an existing name with one line and exit 1/,
   },
 ];
 
