@@ -19,23 +19,41 @@ function text(value: unknown): string {
   return joinSource(value as string | string[]);
 }
 
-/** One line saying what a figure shows, for its alt text: the bundle's text/plain. */
-function altText(data: Record<string, unknown>, fallback: string): string {
-  const plain = data["text/plain"] === undefined ? "" : text(data["text/plain"]).replace(/\s+/g, " ").trim();
-  return plain || fallback;
+/**
+ * One line saying what a figure shows, for its alt text: the SVG's own aria-label or title when
+ * it has one, else the first line of the bundle's text/plain (whose later lines may be a whole
+ * text rendering of the figure).
+ */
+function altText(data: Record<string, unknown>, svg: string | null, fallback: string): string {
+  const root = svg === null ? "" : (/<svg\b[^>]*>/.exec(svg)?.[0] ?? "");
+  const label = /\saria-label="([^"]*)"/.exec(root)?.[1] ?? (svg === null ? undefined : /^<svg\b[^>]*>\s*<title[^>]*>([^<]*)<\/title>/.exec(svg)?.[1]);
+  if (label !== undefined && label.trim() !== "") return unescapeXml(label).replace(/\s+/g, " ").trim();
+  const plain = data["text/plain"] === undefined ? "" : text(data["text/plain"]).split("\n").find((line) => line.trim() !== "");
+  return plain?.replace(/\s+/g, " ").trim() || fallback;
+}
+
+function unescapeXml(s: string): string {
+  return s.replace(/&(lt|gt|quot|apos|amp|#\d+|#x[0-9a-f]+);/gi, (_, e: string) => {
+    const named: Record<string, string> = { lt: "<", gt: ">", quot: '"', apos: "'", amp: "&" };
+    if (e[0] !== "#") return named[e.toLowerCase()]!;
+    return String.fromCodePoint(e[1] === "x" || e[1] === "X" ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10));
+  });
 }
 
 async function bundlePart(data: Record<string, unknown>): Promise<OutputPart | null> {
   const claim = data[CLAIM_MIME] as ClaimRecord | undefined;
   if (claim && typeof claim.claim === "string") return { kind: "claim", claim: claim.claim, source: claim.source, model: claim.model };
-  if (data["image/svg+xml"] !== undefined) return { kind: "figure", format: "svg", content: text(data["image/svg+xml"]), alt: altText(data, "a figure") };
+  if (data["image/svg+xml"] !== undefined) {
+    const svg = text(data["image/svg+xml"]);
+    return { kind: "figure", format: "svg", content: svg, alt: altText(data, svg, "a figure") };
+  }
   if (data[VEGALITE_MIME] !== undefined) {
     // a spec without its static rendering: render it here, as the kernel's own helper does
     const svg = await vegaLiteSvg(data[VEGALITE_MIME] as VegaLiteSpec);
-    return { kind: "figure", format: "svg", content: svg, alt: altText(data, "a Vega-Lite chart") };
+    return { kind: "figure", format: "svg", content: svg, alt: altText(data, svg, "a Vega-Lite chart") };
   }
   if (data["image/png"] !== undefined) {
-    return { kind: "figure", format: "png", content: Buffer.from(text(data["image/png"]).replace(/\s+/g, ""), "base64"), alt: altText(data, "a figure") };
+    return { kind: "figure", format: "png", content: Buffer.from(text(data["image/png"]).replace(/\s+/g, ""), "base64"), alt: altText(data, null, "a figure") };
   }
   if (data["text/plain"] !== undefined) {
     const t = text(data["text/plain"]);
