@@ -1,0 +1,211 @@
+/**
+ * `vfio-workbench build`: executes the notebooks through the engine `check` uses (each in a
+ * kernel of its own, in parallel, an unchanged one taken from the cache), renders each to a
+ * page, adds the index, the glossary, known differences and the reference pages, checks every
+ * internal link, and writes the site.
+ */
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { basename, dirname, join, resolve } from "node:path";
+import { defaultJobs, executeNotebooks, listNotebooks, type NotebookRun } from "../kernel-lib/kernel/notebook-check.js";
+import { parseNotebook, serializeNotebook, type Notebook } from "../kernel-lib/kernel/notebook.js";
+import { packageInfo } from "../kernel-lib/kernel/package-root.js";
+import { cacheKey, ExecutionCache, packageCodeHash } from "./cache.js";
+import { collectUses, glossaryBody } from "./glossary.js";
+import { indexBody } from "./index-page.js";
+import { renderPage, type NavEntry } from "./layout.js";
+import { brokenLinks, type BuiltPage } from "./links.js";
+import { createMarkdown } from "./markdown.js";
+import { renderNotebook, type Heading, type RenderedNotebook, type Section } from "./notebook-page.js";
+import { searchDocuments, searchIndexScript, type SearchDocument } from "./search.js";
+
+/** A page made from Markdown or HTML by a generator (the CLI and API references). */
+export interface ExtraPage {
+  slug: string;
+  title: string;
+  markdown?: string;
+  html?: string;
+}
+
+export interface BuildOptions {
+  /** the project: its notebooks/ and package-lock.json (default: the working directory) */
+  root?: string;
+  /** where the site is written (default: ROOT/site); emptied first */
+  out?: string;
+  /** notebooks executed at once (default: the number of cores) */
+  jobs?: number;
+  /** per-cell limit in seconds */
+  timeoutSeconds?: number;
+  /** one call per notebook, as it is executed or taken from the cache */
+  onProgress?: (event: { notebook: string; status: "executed" | "cached"; seconds: number }) => void;
+  /** pages generated from the package itself, in the Reference group */
+  extraPages?: readonly ExtraPage[];
+}
+
+export interface BuildResult {
+  out: string;
+  pages: string[];
+  executed: string[];
+  cached: string[];
+  seconds: number;
+}
+
+/** A build that must not ship: failing cells, invalid notebooks or broken links, one line each. */
+export class SiteBuildError extends Error {
+  override name = "SiteBuildError";
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join("\n"));
+  }
+}
+
+function failureLines(run: NotebookRun): string[] {
+  if (run.invalid.length > 0) return run.invalid.map((p) => `${run.path}: not valid nbformat 4.5: ${p}`);
+  return run.failures.map((f) => `${run.path}: cell ${f.index}/${run.codeCells} (id ${f.cellId}): ${f.kind === "error" ? "" : `${f.kind}: `}${f.message.split("\n")[0]}`);
+}
+
+/** The browser builds the pages load, copied from the installed packages. */
+function vendorAssets(): Record<string, string> {
+  const require = createRequire(import.meta.url);
+  // a package's folder, from its entry point up to its package.json (not every package exports that file)
+  const fileOf = (pkg: string, rel: string) => {
+    let dir = dirname(require.resolve(pkg));
+    while (!existsSync(join(dir, "package.json")) || (JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: string }).name !== pkg) {
+      const parent = dirname(dir);
+      if (parent === dir) throw new Error(`cannot find the folder of the package ${pkg}`);
+      dir = parent;
+    }
+    return join(dir, rel);
+  };
+  return {
+    "minisearch.js": fileOf("minisearch", "dist/umd/index.js"),
+    "vega.min.js": fileOf("vega", "build/vega.min.js"),
+    "vega-lite.min.js": fileOf("vega-lite", "build/vega-lite.min.js"),
+    "vega-embed.min.js": fileOf("vega-embed", "build/vega-embed.min.js"),
+  };
+}
+
+interface NotebookSource {
+  path: string;
+  slug: string;
+  text: string;
+  key: string;
+}
+
+/** Executes what the cache does not hold; returns every notebook executed, in the order given. */
+async function executed(sources: readonly NotebookSource[], cache: ExecutionCache, options: BuildOptions): Promise<{ notebooks: Notebook[]; ran: string[] }> {
+  const results = new Map<string, Notebook>();
+  const toRun: NotebookSource[] = [];
+  for (const source of sources) {
+    const hit = cache.get(source.key);
+    if (hit === null) {
+      toRun.push(source);
+      continue;
+    }
+    results.set(source.path, parseNotebook(hit, source.path));
+    options.onProgress?.({ notebook: source.path, status: "cached", seconds: 0 });
+  }
+  const problems: string[] = [];
+  if (toRun.length > 0) {
+    const runs = await executeNotebooks(
+      toRun.map((s) => s.path),
+      {
+        jobs: options.jobs ?? defaultJobs(),
+        timeoutSeconds: options.timeoutSeconds,
+        onDone: (run) => options.onProgress?.({ notebook: run.path, status: "executed", seconds: run.seconds }),
+      },
+    );
+    runs.forEach((run, i) => {
+      if (!run.ok) {
+        problems.push(...failureLines(run));
+        return;
+      }
+      cache.put(toRun[i]!.key, serializeNotebook(run.notebook));
+      results.set(run.path, run.notebook);
+    });
+  }
+  if (problems.length > 0) throw new SiteBuildError(problems);
+  return { notebooks: sources.map((s) => results.get(s.path)!), ran: toRun.map((s) => s.path) };
+}
+
+export async function buildSite(options: BuildOptions = {}): Promise<BuildResult> {
+  const started = performance.now();
+  const root = resolve(options.root ?? process.cwd());
+  const out = resolve(options.out ?? join(root, "site"));
+  const notebookDir = join(root, "notebooks");
+  if (!existsSync(notebookDir)) throw new SiteBuildError([`${notebookDir}: no notebooks folder`]);
+  const packageRoot = packageInfo().root;
+  const lockPath = join(root, "package-lock.json");
+  const shared = {
+    lockfile: existsSync(lockPath) ? readFileSync(lockPath, "utf8") : "",
+    nodeVersion: process.version,
+    codeHash: packageCodeHash(packageRoot),
+  };
+  const sources: NotebookSource[] = listNotebooks(notebookDir).map((path) => {
+    const text = readFileSync(path, "utf8");
+    return { path, slug: basename(path, ".ipynb"), text, key: cacheKey({ notebookSource: text, ...shared }) };
+  });
+  if (sources.length === 0) throw new SiteBuildError([`${notebookDir}: no notebooks to build`]);
+  const cache = new ExecutionCache(root);
+  const { notebooks, ran } = await executed(sources, cache, options);
+
+  const md = createMarkdown();
+  const rendered: (RenderedNotebook & { slug: string })[] = notebooks.map((nb, i) => ({ ...renderNotebook(md, nb, sources[i]!.slug), slug: sources[i]!.slug }));
+
+  const knownDifferencesPath = [join(root, "docs-site", "known-differences.md"), join(packageRoot, "docs-site", "known-differences.md")].find(existsSync);
+  const extras: ExtraPage[] = [...(options.extraPages ?? [])];
+  if (knownDifferencesPath) extras.push({ slug: "known-differences", title: "Known differences from Linux's mtty", markdown: readFileSync(knownDifferencesPath, "utf8") });
+
+  type Page = { slug: string; title: string; group: string; body: string; headings: Heading[]; sections: Section[]; banner?: string; vegaSpecs?: Map<string, unknown> };
+  const pages: Page[] = rendered.map((r) => ({
+    slug: r.slug,
+    title: r.title,
+    group: "Notebooks",
+    body: r.body,
+    headings: r.headings,
+    sections: r.sections,
+    vegaSpecs: r.vegaSpecs,
+    banner:
+      `<p class="run-banner"><a href="notebooks/${r.slug}.ipynb" download>Download ${r.slug}.ipynb</a> · run it: ` +
+      `<code>npx vfio-workbench run notebooks/${r.slug}.ipynb -o executed/${r.slug}.ipynb</code>, or open it in Jupyter with the vfio-workbench kernel</p>`,
+  }));
+  for (const extra of extras) {
+    const env = {};
+    const html = extra.html ?? md.render(extra.markdown ?? "", env);
+    const headings: Heading[] = [...html.matchAll(/<h([23]) id="([^"]+)"[^>]*>(.*?)<\/h\1>/g)].map((m) => ({ level: Number(m[1]), id: m[2]!, text: m[3]!.replace(/<[^>]+>/g, "") }));
+    pages.push({ slug: extra.slug, title: extra.title, group: "Reference", body: html, headings, sections: [{ anchor: "", heading: extra.title, prose: html.replace(/<[^>]+>/g, " "), code: "" }] });
+  }
+  const uses = collectUses(pages.filter((p) => p.group === "Notebooks"));
+  pages.push({ slug: "glossary", title: "Glossary", group: "Reference", body: glossaryBody(uses), headings: [], sections: [] });
+
+  const nav: NavEntry[] = [{ slug: "index", title: "Overview", group: "Start" }, ...pages.map((p) => ({ slug: p.slug, title: p.title, group: p.group }))];
+  const index = indexBody(md, rendered);
+  const built: BuiltPage[] = [
+    { file: "index.html", html: renderPage({ slug: "index", title: "vfio-workbench", body: index.html, headings: index.headings, nav }) },
+    ...pages.map((p) => ({ file: `${p.slug}.html`, html: renderPage({ ...p, nav }) })),
+  ];
+
+  const assets = { ...vendorAssets() };
+  const ownAssets = join(packageRoot, "docs-site", "assets");
+  const notebookFiles = sources.map((s) => `notebooks/${s.slug}.ipynb`);
+  const problems = brokenLinks(built, new Set([...notebookFiles, ...Object.keys(assets).map((a) => `assets/${a}`)]));
+  if (problems.length > 0) throw new SiteBuildError(problems.map((p) => `broken link: ${p}`));
+
+  const documents: SearchDocument[] = [
+    ...pages.flatMap((p) => searchDocuments(p.slug, p.title, p.sections)),
+  ];
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(join(out, "assets"), { recursive: true });
+  mkdirSync(join(out, "notebooks"), { recursive: true });
+  for (const page of built) writeFileSync(join(out, page.file), page.html);
+  for (const [name, from] of Object.entries(assets)) copyFileSync(from, join(out, "assets", name));
+  for (const name of ["site.css", "site.js"]) copyFileSync(join(ownAssets, name), join(out, "assets", name));
+  writeFileSync(join(out, "assets", "search-index.js"), searchIndexScript(documents));
+  for (const s of sources) writeFileSync(join(out, "notebooks", `${s.slug}.ipynb`), s.text);
+  return {
+    out,
+    pages: built.map((p) => p.file),
+    executed: ran,
+    cached: sources.filter((s) => !ran.includes(s.path)).map((s) => s.path),
+    seconds: (performance.now() - started) / 1000,
+  };
+}

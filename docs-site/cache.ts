@@ -1,0 +1,71 @@
+/**
+ * The build cache: an executed notebook is kept under a key made of everything its outputs
+ * depend on — the notebook's source, the lockfile, the Node version and this package's own
+ * built code — so an unchanged notebook is not executed again. It lives in the project
+ * (.vfio-workbench-cache/), and deleting it only costs a cold build.
+ */
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
+
+export const CACHE_DIR = ".vfio-workbench-cache";
+
+function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true })
+    .flatMap((entry) => (entry.isDirectory() ? filesUnder(join(dir, entry.name)) : [join(dir, entry.name)]))
+    .sort();
+}
+
+/** A hash of the package's own code as it runs (dist/), so any change to the library or the emulator invalidates every entry. */
+export function packageCodeHash(packageRoot: string): string {
+  const hash = createHash("sha256");
+  const dist = join(packageRoot, "dist");
+  const files = filesUnder(dist).filter((f) => f.endsWith(".js"));
+  if (files.length === 0) throw new Error(`${dist} holds no built code: run npm run build first`);
+  for (const file of files) hash.update(relative(dist, file)).update("\0").update(readFileSync(file)).update("\0");
+  return hash.digest("hex");
+}
+
+export interface CacheKeyParts {
+  notebookSource: string;
+  lockfile: string;
+  nodeVersion: string;
+  codeHash: string;
+}
+
+export function cacheKey(parts: CacheKeyParts): string {
+  return createHash("sha256")
+    .update(parts.notebookSource)
+    .update("\0lock\0")
+    .update(parts.lockfile)
+    .update("\0node\0")
+    .update(parts.nodeVersion)
+    .update("\0code\0")
+    .update(parts.codeHash)
+    .digest("hex");
+}
+
+/** Executed notebooks by key, one file each; written atomically so an interrupted build leaves no half entry. */
+export class ExecutionCache {
+  private readonly dir: string;
+  constructor(projectRoot: string) {
+    this.dir = join(projectRoot, CACHE_DIR, "executed");
+  }
+
+  private path(key: string): string {
+    return join(this.dir, `${key}.ipynb`);
+  }
+
+  get(key: string): string | null {
+    const path = this.path(key);
+    return existsSync(path) && statSync(path).size > 0 ? readFileSync(path, "utf8") : null;
+  }
+
+  put(key: string, executed: string): void {
+    mkdirSync(this.dir, { recursive: true });
+    const temp = `${this.path(key)}.${process.pid}.tmp`;
+    writeFileSync(temp, executed);
+    renameSync(temp, this.path(key));
+  }
+}
