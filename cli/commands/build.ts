@@ -1,5 +1,7 @@
 import { relative } from "node:path";
 import type { Command } from "commander";
+import { apiReferencePage } from "../../docs-site/api-reference.js";
+import { cliReferencePage } from "../../docs-site/cli-reference.js";
 import { buildSite, SiteBuildError } from "../../docs-site/index.js";
 import { defaultJobs } from "../../kernel-lib/kernel/notebook-check.js";
 import { KernelError } from "../../kernel-lib/kernel/kernel-error.js";
@@ -34,6 +36,8 @@ export function registerBuild(program: Command): void {
         const result = await buildSite({
           out: flags.out,
           jobs,
+          // the reference pages, generated from this program and from the package's own exports
+          extraPages: [cliReferencePage(program), apiReferencePage()],
           onProgress: ({ notebook, status, seconds }) => process.stderr.write(`${shown(notebook)}  ${status}${status === "executed" ? `  ${seconds.toFixed(1)} s` : ""}\n`),
         });
         process.stderr.write(

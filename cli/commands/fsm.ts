@@ -1,6 +1,6 @@
 import type { Command } from "commander";
-import { FLAG_SETS, STATE_VALUE } from "../../hw-emu/uapi/migration-fsm.js";
-import type { MigStateName } from "../../hw-emu/uapi/index.js";
+import { FLAG_SETS } from "../../hw-emu/uapi/migration-fsm.js";
+import { MIG_STATE_NAMES, type MigStateName } from "../../hw-emu/uapi/index.js";
 import { FsmProbe, walkAllFsmPaths } from "../../kernel-lib/conformance/fsm-probe.js";
 import { existsSync, readFileSync } from "node:fs";
 import { describeOutcome, diffFsmTables, FsmTableError, kernelFsmTable, parseFsmTable, parseMigrationFlags } from "../../kernel-lib/vfio/fsm-diff.js";
@@ -17,7 +17,8 @@ function tableFrom(arg: string): FsmTable {
   return kernelFsmTable(arg);
 }
 
-const STATES = Object.keys(STATE_VALUE).filter((s) => s !== "ERROR") as MigStateName[];
+/** the states a user may request: enum vfio_device_mig_state without ERROR */
+const STATES: readonly MigStateName[] = MIG_STATE_NAMES.filter((s) => s !== "ERROR");
 const ALL = "STOP_COPY,P2P,PRE_COPY";
 
 function parseState(text: string): MigStateName {

@@ -8,8 +8,11 @@ import { MIG_STATE_NAMES, VFIO_DEVICE_STATE, VFIO_MIGRATION, type MigStateName }
 
 export type MigState = MigStateName;
 
-/** enum vfio_device_mig_state, by name */
-export const STATE_VALUE: Readonly<Record<MigState, number>> = VFIO_DEVICE_STATE.values;
+/**
+ * enum vfio_device_mig_state, by name: the eight states only. The enum's last member,
+ * VFIO_DEVICE_STATE_NR, counts them and is no state a device can be in or be asked for.
+ */
+export const STATE_VALUE: Readonly<Record<MigState, number>> = Object.fromEntries(MIG_STATE_NAMES.map((name) => [name, VFIO_DEVICE_STATE.values[name]])) as Record<MigState, number>;
 
 /** the states in enum order, so BY_VALUE[n] names value n */
 const BY_VALUE: readonly MigState[] = MIG_STATE_NAMES;

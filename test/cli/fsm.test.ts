@@ -44,7 +44,13 @@ describe("vfio-workbench fsm", () => {
     expect(one.stdout.trim()).toBe("RUNNING -> RUNNING_P2P -> STOP -> STOP_COPY  (3 arcs, flags STOP_COPY,P2P,PRE_COPY)");
     const bad = runCli(["fsm", "path", "RUNNING", "NOWHERE"]);
     expect(bad.status).toBe(2);
-    expect(bad.stderr).toMatch(/^vfio-workbench: unknown state "NOWHERE"/);
+    expect(bad.stderr).toBe(
+      'vfio-workbench: unknown state "NOWHERE"; states: STOP, RUNNING, STOP_COPY, RESUMING, RUNNING_P2P, PRE_COPY, PRE_COPY_P2P (ERROR cannot be requested)\n',
+    );
+    // VFIO_DEVICE_STATE_NR counts the states; it is none of them
+    const nr = runCli(["fsm", "path", "NR", "STOP"]);
+    expect(nr.status).toBe(2);
+    expect(nr.stderr).toMatch(/^vfio-workbench: unknown state "NR"; states: STOP, /);
     const flags = runCli(["fsm", "path", "RUNNING", "STOP", "--flags", "P2P"]);
     expect(flags.status).toBe(2);
     expect(flags.stderr.trim().split("\n")).toHaveLength(1);
