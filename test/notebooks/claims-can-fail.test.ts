@@ -7,6 +7,7 @@
  * - a wrong arc in the migration path table (RUNNING → STOP_COPY no longer through RUNNING_P2P);
  * - a VMM that computes the switchover threshold ten times too large;
  * - a container that accepts VFIO_SET_IOMMU before any group has joined it;
+ * - a data fd that answers VFIO_MIG_GET_PRECOPY_INFO outside the PRE_COPY states;
  * - a `new` command that overwrites an existing notebook.
  */
 import { execFile } from "node:child_process";
@@ -91,6 +92,17 @@ const FAULTS: Fault[] = [
         "if (false)\n            throw new Errno(\"EINVAL\", \"no group has joined this container",
       ),
     claim: /claim failed: VFIO_SET_IOMMU on a container no group has joined fails with EINVAL/,
+  },
+  {
+    name: "a data fd that answers VFIO_MIG_GET_PRECOPY_INFO in STOP_COPY",
+    notebook: "07-conformance.ipynb",
+    inject: (copy) =>
+      patch(
+        join(copy, "dist", "hw-emu", "kernel", "vfio", "data-file.js"),
+        "if (!PRE_COPY_STATES.has(state))\n            throw new Errno(\"EINVAL\", `pre-copy information exists only",
+        "if (false)\n            throw new Errno(\"EINVAL\", `pre-copy information exists only",
+      ),
+    claim: /claim failed: Every emulated model passes every check that applies to it/,
   },
   {
     name: "a `new` that overwrites an existing notebook",
