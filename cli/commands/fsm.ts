@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { FLAG_SETS, STATE_VALUE } from "../../hw-emu/uapi/migration-fsm.js";
 import type { MigStateName } from "../../hw-emu/uapi/index.js";
 import { FsmProbe, walkAllFsmPaths } from "../../kernel-lib/conformance/fsm-probe.js";
+import { FSM_KERNEL_VERSIONS, FsmTableError, fsmDiff, fsmDiffText } from "../../kernel-lib/vfio/fsm-diff.js";
 import { UsageError } from "../errors.js";
 
 const STATES = Object.keys(STATE_VALUE).filter((s) => s !== "ERROR") as MigStateName[];
@@ -70,5 +71,23 @@ export function registerFsm(program: Command): void {
       }
       const arcs = p.length - 1;
       process.stdout.write(`${p.join(" -> ")}  (${arcs} arc${arcs === 1 ? "" : "s"}, flags ${set})\n`);
+    });
+
+  fsm
+    .command("diff")
+    .description("the requests whose path changed between two kernels' path tables (or JSON tables you supply)")
+    .requiredOption("--from <table>", `the older table: a kernel version (${FSM_KERNEL_VERSIONS.join(", ")}) or a JSON file`)
+    .requiredOption("--to <table>", "the newer table: a kernel version or a JSON file")
+    .option("--flags <set>", `the device's migration flags (${FLAG_SETS.map((f) => f.name).join(" | ")})`, ALL)
+    .option("--json", "print the diff as JSON")
+    .action((opts: { from: string; to: string; flags: string; json?: boolean }) => {
+      let d;
+      try {
+        d = fsmDiff(opts.from, opts.to, parseFlags(opts.flags));
+      } catch (e) {
+        if (e instanceof FsmTableError) throw new UsageError(e.message);
+        throw e;
+      }
+      process.stdout.write((opts.json ? JSON.stringify(d, null, 2) : fsmDiffText(d)) + "\n");
     });
 }

@@ -47,9 +47,9 @@ export const SAVING_GROUP: ReadonlySet<MigState> = new Set<MigState>(["PRE_COPY"
  * First hop from `cur` toward `target`, for a device with every optional state.
  * Shortest paths, with saving-group states never in the middle of a path.
  * STOP_COPY has no way back into pre-copy: those entries lead to ERROR, which
- * the walk turns into EINVAL.
+ * the walk turns into EINVAL. Exported so fsmDiff() can compare it with older kernels.
  */
-const NEXT: Readonly<Record<Exclude<MigState, "ERROR">, Readonly<Record<MigState, MigState>>>> = {
+export const NEXT: Readonly<Record<Exclude<MigState, "ERROR">, Readonly<Record<MigState, MigState>>>> = {
   STOP: {
     STOP: "STOP",
     RUNNING: "RUNNING_P2P",

@@ -10,5 +10,6 @@ export * from "./trackers.js";
 export * from "./discovery.js";
 export { featureCall, type FeatureName, type FeatureOp } from "./feature.js";
 export * from "./state-machine.js";
+export * from "./fsm-diff.js";
 export * from "./pci-capabilities.js";
 export { traceSyscalls, SyscallTrace, type IoctlRecord, type IoRecord, type SyscallRecord } from "./trace.js";
