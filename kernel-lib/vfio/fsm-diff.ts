@@ -224,6 +224,11 @@ function parseFlagSet(flags: string): number {
   return set.flags;
 }
 
+/** Every single arc a driver is asked to perform on this table with these flags (VFIO_MIGRATION_* bits). */
+export function fsmTableArcs(t: FsmTable, flags: number): [MigState, MigState][] {
+  return [...arcsOf(t, flags).values()];
+}
+
 function arcsOf(t: FsmTable, flags: number): Map<string, [MigState, MigState]> {
   const arcs = new Map<string, [MigState, MigState]>();
   for (const a of t.states) {
