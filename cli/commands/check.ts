@@ -4,12 +4,33 @@ import type { Command } from "commander";
 import { defaultJobs, executeNotebooks, firstDifference, listNotebooks, outputDifferences, type NotebookRun } from "../../kernel-lib/kernel/notebook-check.js";
 import { NotebookFormatError } from "../../kernel-lib/kernel/notebook.js";
 import { KernelError } from "../../kernel-lib/kernel/kernel-error.js";
+import { NATIVE_SKIP_TAGS, type BackendKind } from "../../kernel-lib/kernel/cell-skips.js";
 import { UsageError } from "../errors.js";
 
 interface CheckFlags {
   jobs?: string;
   twice?: boolean;
   timeout?: string;
+  backend?: string;
+  allow?: string;
+}
+
+const BACKENDS: readonly BackendKind[] = ["emu", "native"];
+const OPT_IN_TAGS = Object.entries(NATIVE_SKIP_TAGS).flatMap(([tag, rule]) => (rule.optIn ? [tag] : []));
+
+function backendFrom(text: string | undefined): BackendKind {
+  if (text === undefined) return "emu";
+  if (!(BACKENDS as readonly string[]).includes(text)) throw new UsageError(`--backend takes ${BACKENDS.join(" or ")}, got ${JSON.stringify(text)}`);
+  return text as BackendKind;
+}
+
+function allowedTags(list: string | undefined, backend: BackendKind): string[] {
+  const tags = list === undefined ? [] : list.split(",").map((t) => t.trim()).filter((t) => t !== "");
+  for (const tag of tags) {
+    if (!OPT_IN_TAGS.includes(tag)) throw new UsageError(`--allow takes a hazard tag (${OPT_IN_TAGS.join(", ")}), got ${JSON.stringify(tag)}`);
+  }
+  if (tags.length > 0 && backend !== "native") throw new UsageError("--allow applies to --backend native only: the emulator runs every cell");
+  return tags;
 }
 
 function positive(text: string | undefined, flag: string, integer: boolean): number | undefined {
@@ -45,9 +66,17 @@ function failureLines(run: NotebookRun): string[] {
   return run.failures.map((f) => `${name}: cell ${f.index}/${run.codeCells} (id ${f.cellId}): ${f.kind === "error" ? "" : `${f.kind}: `}${f.message.split("\n")[0]}`);
 }
 
+/** ", 9 skipped (emulator-only 7, dependency 2)", or nothing when every cell ran. */
+function skippedSummary(run: NotebookRun): string {
+  if (run.skippedCells.length === 0) return "";
+  const byCause = new Map<string, number>();
+  for (const cell of run.skippedCells) byCause.set(cell.cause, (byCause.get(cell.cause) ?? 0) + 1);
+  return `, ${run.skippedCells.length} skipped (${[...byCause].map(([cause, n]) => `${cause} ${n}`).join(", ")})`;
+}
+
 function progressLine(run: NotebookRun, pass?: string): string {
   const result = run.invalid.length > 0 ? "invalid" : run.ok ? "ok" : "FAILED";
-  const cells = run.invalid.length > 0 ? `${run.codeCells} cells, not run` : `${run.executedCells}/${run.codeCells} cells`;
+  const cells = run.invalid.length > 0 ? `${run.codeCells} cells, not run` : `${run.executedCells}/${run.codeCells} cells${skippedSummary(run)}`;
   return `${display(run.path)}${pass ? ` (${pass})` : ""}  ${cells}  ${run.seconds.toFixed(1)} s  ${result}`;
 }
 
@@ -61,7 +90,11 @@ export function registerCheck(program: Command): void {
     .option("-j, --jobs <n>", `notebooks run at once (default: the number of cores, ${defaultJobs()} here)`)
     .option("--twice", "run every notebook twice and fail on any difference in outputs (the determinism check)")
     .option("--timeout <seconds>", "per-cell limit; a slower cell is interrupted and fails the check (default 120)")
+    .option("--backend <emu|native>", "what the notebooks' createBackend() uses: the emulator (default) or /dev/vfio; native skips cells tagged emulator-only, cells with a hazard tag not allowed, and the cells that use what a skipped cell declared")
+    .option("--allow <tags>", `on --backend native, run the cells with these hazard tags all the same, comma-separated (${OPT_IN_TAGS.join(", ")})`)
     .action(async (args: string[], flags: CheckFlags) => {
+      const backend = backendFrom(flags.backend);
+      const allowTags = allowedTags(flags.allow, backend);
       const jobs = positive(flags.jobs, "--jobs", true);
       const timeoutSeconds = positive(flags.timeout, "--timeout", false);
       const paths = notebookPaths(args);
@@ -73,6 +106,8 @@ export function registerCheck(program: Command): void {
         runs = await executeNotebooks(queue, {
           jobs,
           timeoutSeconds,
+          backend,
+          allowTags,
           onDone: (run, index) => process.stderr.write(`${progressLine(run, pass(index))}\n`),
         });
       } catch (err) {

@@ -4,7 +4,8 @@ import { availableParallelism } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { nbformatProblems } from "./nbformat-validate.js";
 import { parseNotebook, serializeNotebook, type Notebook } from "./notebook.js";
-import { runNotebookContent, type CellFailure } from "./runner.js";
+import type { BackendKind } from "./cell-skips.js";
+import { runNotebookContent, type CellFailure, type SkippedCell } from "./runner.js";
 
 /**
  * Executes many notebooks, each in a kernel process of its own, a few at a time: the engine of
@@ -20,6 +21,8 @@ export interface NotebookRun {
   codeCells: number;
   executedCells: number;
   failures: CellFailure[];
+  /** cells the backend does not run, with why */
+  skippedCells: SkippedCell[];
   /** nbformat 4.5 problems; the notebook was not executed when there are any */
   invalid: string[];
   /** the executed notebook, outputs filled in (as read, when invalid) */
@@ -34,6 +37,10 @@ export interface ExecuteNotebooksOptions {
   /** called as each notebook finishes, in finishing order, with its position in `paths` */
   onDone?: (run: NotebookRun, index: number) => void;
   env?: NodeJS.ProcessEnv;
+  /** the backend the notebooks' createBackend() picks (default "emu"); see RunOptions.backend */
+  backend?: BackendKind;
+  /** hazard tags whose cells run on the native backend all the same */
+  allowTags?: readonly string[];
 }
 
 export const DEFAULT_CELL_TIMEOUT_SECONDS = 120;
@@ -58,12 +65,14 @@ export async function executeNotebook(path: string, options: Omit<ExecuteNoteboo
   const codeCells = notebook.cells.filter((c) => c.cell_type === "code").length;
   const invalid = nbformatProblems(JSON.parse(text));
   if (invalid.length > 0) {
-    return { path, ok: false, seconds: (performance.now() - started) / 1000, codeCells, executedCells: 0, failures: [], invalid, notebook };
+    return { path, ok: false, seconds: (performance.now() - started) / 1000, codeCells, executedCells: 0, failures: [], skippedCells: [], invalid, notebook };
   }
   const result = await runNotebookContent(notebook, {
     cwd: dirname(resolve(path)),
     timeoutSeconds: options.timeoutSeconds ?? DEFAULT_CELL_TIMEOUT_SECONDS,
     env: options.env,
+    backend: options.backend,
+    allowTags: options.allowTags,
   });
   return {
     path,
@@ -72,6 +81,7 @@ export async function executeNotebook(path: string, options: Omit<ExecuteNoteboo
     codeCells,
     executedCells: result.executedCells,
     failures: result.failures,
+    skippedCells: result.skippedCells,
     invalid,
     notebook: result.notebook,
   };

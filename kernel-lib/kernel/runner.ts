@@ -2,7 +2,8 @@ import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { KernelClient, KernelError } from "./client.js";
 import { KERNEL_DISPLAY_NAME, KERNEL_LANGUAGE, KERNEL_NAME } from "./kernel-info.js";
-import { cellTags, ensureCellIds, joinSource, OutputCollector, parseNotebook, type DisplayDataOutput, type Notebook } from "./notebook.js";
+import { BACKEND_ENV, CellDependencies, tagSkip, type BackendKind, type SkipDecision } from "./cell-skips.js";
+import { cellTags, ensureCellIds, joinSource, OutputCollector, parseNotebook, type DisplayDataOutput, type Notebook, type Output } from "./notebook.js";
 
 /**
  * Executes a notebook headless in a fresh kernel process (this package's kernel, driven over
@@ -35,6 +36,24 @@ export interface RunOptions {
   onProgress?: (progress: RunProgress) => void;
   kernelStartTimeoutMs?: number;
   env?: NodeJS.ProcessEnv;
+  /**
+   * The backend the cells' createBackend() picks (default "emu"), passed to the kernel in
+   * VFIO_WORKBENCH_BACKEND. On "native", cells tagged emulator-only, and those tagged with a
+   * hazard the user has not allowed, are skipped, and so is every cell that uses what a skipped
+   * cell declared.
+   */
+  backend?: BackendKind;
+  /** hazard tags whose cells run on the native backend all the same (e.g. needs-blocked-arc-fix) */
+  allowTags?: readonly string[];
+}
+
+export interface SkippedCell {
+  cellIndex: number;
+  index: number;
+  cellId: string;
+  /** the tag that decided, or "dependency" */
+  cause: string;
+  reason: string;
 }
 
 export type FailureKind = "error" | "missing-expected-error" | "timeout" | "kernel-died";
@@ -57,6 +76,17 @@ export interface RunResult {
   /** errors that allowErrors let through, or that a raises-exception tag expected */
   toleratedErrors: CellFailure[];
   executedCells: number;
+  /** cells not run on this backend, each with the line shown in its place */
+  skippedCells: SkippedCell[];
+}
+
+/** What a skipped cell shows: its one line, and the reason as metadata a site or a differential can read. */
+function skippedOutput(skip: SkipDecision): Output {
+  return {
+    output_type: "display_data",
+    data: { "text/plain": [`⤼ ${skip.reason}`], "text/markdown": [`*⤼ ${skip.reason}*`] },
+    metadata: { "vfio-workbench": { skipped: { cause: skip.cause, reason: skip.reason } } },
+  };
 }
 
 /** Reads, executes and returns a notebook file. */
@@ -76,11 +106,15 @@ export async function runNotebookContent(notebook: Notebook, options: RunOptions
   const codeCells = notebook.cells.flatMap((cell, index) => (cell.cell_type === "code" ? [index] : []));
   const failures: CellFailure[] = [];
   const toleratedErrors: CellFailure[] = [];
+  const skippedCells: SkippedCell[] = [];
+  const backend = options.backend ?? "emu";
+  const dependencies = new CellDependencies();
   const displays = new Map<string, DisplayDataOutput[]>();
   let executedCells = 0;
   let stopped = false;
 
-  const client = await KernelClient.start({ cwd: options.cwd ?? process.cwd(), env: options.env, startTimeoutMs: options.kernelStartTimeoutMs });
+  const env = { ...(options.env ?? process.env), [BACKEND_ENV]: backend };
+  const client = await KernelClient.start({ cwd: options.cwd ?? process.cwd(), env, startTimeoutMs: options.kernelStartTimeoutMs });
   try {
     const info = (await client.request("shell", "kernel_info_request", {})).reply.content;
     notebook.metadata.kernelspec = { name: KERNEL_NAME, display_name: KERNEL_DISPLAY_NAME, language: KERNEL_LANGUAGE };
@@ -92,6 +126,14 @@ export async function runNotebookContent(notebook: Notebook, options: RunOptions
       cell.execution_count = null;
       if (stopped) continue;
       const cellId = cell.id!;
+      const source = joinSource(cell.source);
+      const skip = tagSkip(cellTags(cell), backend, options.allowTags) ?? (backend === "native" ? dependencies.dependencySkip(source) : null);
+      if (backend === "native") dependencies.record(source, position + 1, skip !== null);
+      if (skip) {
+        cell.outputs = [skippedOutput(skip)];
+        skippedCells.push({ cellIndex, index: position + 1, cellId, cause: skip.cause, reason: skip.reason });
+        continue;
+      }
       const expectError = cellTags(cell).includes(RAISES_EXCEPTION_TAG);
       const collector = new OutputCollector(displays);
       cell.outputs = collector.outputs;
@@ -99,7 +141,7 @@ export async function runNotebookContent(notebook: Notebook, options: RunOptions
       const index = position + 1;
       const fail = (kind: FailureKind, message: string) => failures.push({ cellIndex, index, cellId, kind, message });
 
-      const execution = client.execute(joinSource(cell.source), {
+      const execution = client.execute(source, {
         stopOnError: !(options.allowErrors || expectError),
         onMessage: (message) => collector.add(message.header.msg_type, message.content),
       });
@@ -148,5 +190,5 @@ export async function runNotebookContent(notebook: Notebook, options: RunOptions
   } finally {
     await client.shutdown();
   }
-  return { notebook, ok: failures.length === 0, failures, toleratedErrors, executedCells };
+  return { notebook, ok: failures.length === 0, failures, toleratedErrors, executedCells, skippedCells };
 }

@@ -13,3 +13,15 @@ export * from "./state-machine.js";
 export * from "./fsm-diff.js";
 export * from "./pci-capabilities.js";
 export { traceSyscalls, SyscallTrace, type IoctlRecord, type IoRecord, type SyscallRecord } from "./trace.js";
+export {
+  createBackend,
+  backendKindFromEnv,
+  probeVfioDevices,
+  matchDevices,
+  BackendError,
+  type Backend,
+  type BackendRequest,
+  type DeviceRequest,
+  type FoundDevice,
+  type MigrationFeature,
+} from "./create-backend.js";
