@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { FLAG_SETS, STATE_VALUE } from "../../hw-emu/uapi/migration-fsm.js";
+import { FLAG_SETS, STATE_VALUE, findFlagSet } from "../../hw-emu/uapi/migration-fsm.js";
 import type { MigStateName } from "../../hw-emu/uapi/index.js";
 import { FsmProbe, walkAllFsmPaths } from "../../kernel-lib/conformance/fsm-probe.js";
 import { FSM_KERNEL_VERSIONS, FsmTableError, fsmDiff, fsmDiffText } from "../../kernel-lib/vfio/fsm-diff.js";
@@ -15,11 +15,7 @@ function parseState(text: string): MigStateName {
 }
 
 function parseFlags(text: string): string {
-  const wanted = new Set(text.toUpperCase().split(",").map((s) => s.trim()).filter(Boolean));
-  const set = FLAG_SETS.find((f) => {
-    const names = new Set(f.name.split(","));
-    return names.size === wanted.size && [...wanted].every((n) => names.has(n));
-  });
+  const set = findFlagSet(text);
   if (!set) throw new UsageError(`"${text}" is not a legal flag set; choose one of ${FLAG_SETS.map((f) => f.name).join(" | ")}`);
   return set.name;
 }

@@ -21,7 +21,7 @@ export function stateName(value: number): MigState | undefined {
 const { STOP_COPY: SC, P2P, PRE_COPY: PRE } = VFIO_MIGRATION.bits;
 
 /** The migration flags a state needs; ERROR needs flags no device has, so it is never a valid target. */
-const REQUIRES: Readonly<Record<MigState, number>> = {
+export const REQUIRES: Readonly<Record<MigState, number>> = {
   STOP: SC,
   RUNNING: SC,
   STOP_COPY: SC,
@@ -182,3 +182,12 @@ export const FLAG_SETS: readonly { name: string; flags: number }[] = [
   { name: "STOP_COPY,PRE_COPY", flags: SC | PRE },
   { name: "STOP_COPY,P2P,PRE_COPY", flags: SC | P2P | PRE },
 ];
+
+/** The legal flag set named by a comma list in any order ("P2P,STOP_COPY"), or undefined. */
+export function findFlagSet(text: string): { name: string; flags: number } | undefined {
+  const wanted = new Set(text.toUpperCase().split(",").map((s) => s.trim()).filter(Boolean));
+  return FLAG_SETS.find((f) => {
+    const names = new Set(f.name.split(","));
+    return names.size === wanted.size && [...wanted].every((n) => names.has(n));
+  });
+}

@@ -11,22 +11,10 @@
  * "soft lockup", not EINVAL.
  */
 import { readFileSync } from "node:fs";
-import { NEXT, FLAG_SETS, type MigState } from "../../hw-emu/uapi/migration-fsm.js";
-import { VFIO_MIGRATION } from "../../hw-emu/uapi/index.js";
+import { NEXT, FLAG_SETS, REQUIRES, findFlagSet, type MigState } from "../../hw-emu/uapi/migration-fsm.js";
 
-const { STOP_COPY: SC, P2P, PRE_COPY: PRE } = VFIO_MIGRATION.bits;
-
-/** state_flags_table of vfio_mig_get_next_state(): the migration flags each state needs (ERROR: ~0U). */
-const STATE_FLAGS: Readonly<Record<MigState, number>> = {
-  STOP: SC,
-  RUNNING: SC,
-  STOP_COPY: SC,
-  RESUMING: SC,
-  RUNNING_P2P: SC | P2P,
-  PRE_COPY: SC | PRE,
-  PRE_COPY_P2P: SC | P2P | PRE,
-  ERROR: 0xffff_ffff,
-};
+/** state_flags_table of vfio_mig_get_next_state(): the migration flags each state needs (ERROR: ~0U), the same in every v2 kernel */
+const STATE_FLAGS = REQUIRES;
 
 const ALL_STATES: readonly MigState[] = ["STOP", "RUNNING", "STOP_COPY", "RESUMING", "RUNNING_P2P", "PRE_COPY", "PRE_COPY_P2P"];
 
@@ -156,7 +144,7 @@ export function loadFsmTable(versionOrFile: string): FsmTable {
   return parseFsmTable(json, versionOrFile);
 }
 
-const supported = (t: FsmTable, flags: number, s: MigState) => s !== "ERROR" && t.states.includes(s) && (STATE_FLAGS[s] & flags) >>> 0 === STATE_FLAGS[s];
+const supported = (t: FsmTable, flags: number, s: MigState) => s !== "ERROR" && t.states.includes(s) && (STATE_FLAGS[s] & flags) >>> 0 === STATE_FLAGS[s] >>> 0;
 
 const entry = (t: FsmTable, from: MigState, to: MigState): MigState => t.next[from]?.[to] ?? "ERROR";
 
@@ -215,11 +203,7 @@ export interface FsmDiff {
 }
 
 function parseFlagSet(flags: string): number {
-  const wanted = new Set(flags.toUpperCase().split(",").map((s) => s.trim()).filter(Boolean));
-  const set = FLAG_SETS.find((f) => {
-    const names = new Set(f.name.split(","));
-    return names.size === wanted.size && [...wanted].every((n) => names.has(n));
-  });
+  const set = findFlagSet(flags);
   if (!set) throw new FsmTableError(`"${flags}" is not a legal flag set; choose one of ${FLAG_SETS.map((f) => f.name).join(" | ")}`);
   return set.flags;
 }
