@@ -1,24 +1,11 @@
 import type { Command } from "commander";
-import { FLAG_SETS } from "../../hw-emu/uapi/migration-fsm.js";
-import { MIG_STATE_NAMES, type MigStateName } from "../../hw-emu/uapi/index.js";
+import { FLAG_SETS, STATE_VALUE, findFlagSet } from "../../hw-emu/uapi/migration-fsm.js";
+import type { MigStateName } from "../../hw-emu/uapi/index.js";
 import { FsmProbe, walkAllFsmPaths } from "../../kernel-lib/conformance/fsm-probe.js";
-import { existsSync, readFileSync } from "node:fs";
-import { describeOutcome, diffFsmTables, FsmTableError, kernelFsmTable, parseFsmTable, parseMigrationFlags } from "../../kernel-lib/vfio/fsm-diff.js";
-import { KERNEL_FSM_TABLES, type FsmTable } from "../../hw-emu/uapi/index.js";
+import { FSM_KERNEL_VERSIONS, FsmTableError, fsmDiff, fsmDiffText } from "../../kernel-lib/vfio/fsm-diff.js";
 import { UsageError } from "../errors.js";
 
-/** A kernel version's table, or a JSON table file (a path, or a name ending in .json). */
-function tableFrom(arg: string): FsmTable {
-  if (KERNEL_FSM_TABLES[arg]) return kernelFsmTable(arg);
-  if (arg.endsWith(".json") || arg.includes("/") || existsSync(arg)) {
-    if (!existsSync(arg)) throw new UsageError(`${arg}: no such table file`);
-    return parseFsmTable(readFileSync(arg, "utf8"), arg);
-  }
-  return kernelFsmTable(arg);
-}
-
-/** the states a user may request: enum vfio_device_mig_state without ERROR */
-const STATES: readonly MigStateName[] = MIG_STATE_NAMES.filter((s) => s !== "ERROR");
+const STATES = Object.keys(STATE_VALUE).filter((s) => s !== "ERROR") as MigStateName[];
 const ALL = "STOP_COPY,P2P,PRE_COPY";
 
 function parseState(text: string): MigStateName {
@@ -28,11 +15,7 @@ function parseState(text: string): MigStateName {
 }
 
 function parseFlags(text: string): string {
-  const wanted = new Set(text.toUpperCase().split(",").map((s) => s.trim()).filter(Boolean));
-  const set = FLAG_SETS.find((f) => {
-    const names = new Set(f.name.split(","));
-    return names.size === wanted.size && [...wanted].every((n) => names.has(n));
-  });
+  const set = findFlagSet(text);
   if (!set) throw new UsageError(`"${text}" is not a legal flag set; choose one of ${FLAG_SETS.map((f) => f.name).join(" | ")}`);
   return set.name;
 }
@@ -88,31 +71,19 @@ export function registerFsm(program: Command): void {
 
   fsm
     .command("diff")
-    .description(
-      `every (from, to) pair whose path differs between two path tables: kernel versions (${Object.values(KERNEL_FSM_TABLES).map((t) => `${t.name}: ${t.description}`).join("; ")}) or JSON table files`,
-    )
-    .requiredOption("--from <table>", `the older table: ${Object.keys(KERNEL_FSM_TABLES).join(", ")}, or a JSON file`)
-    .requiredOption("--to <table>", "the newer table, the same way")
-    .option("--flags <set>", "the device's migration flags", ALL)
-    .option("--json", 'print [{"from", "to", "change", "before", "after"}]')
+    .description("the requests whose path changed between two kernels' path tables (or JSON tables you supply)")
+    .requiredOption("--from <table>", `the older table: a kernel version (${FSM_KERNEL_VERSIONS.join(", ")}) or a JSON file`)
+    .requiredOption("--to <table>", "the newer table: a kernel version or a JSON file")
+    .option("--flags <set>", `the device's migration flags (${FLAG_SETS.map((f) => f.name).join(" | ")})`, ALL)
+    .option("--json", "print the diff as JSON")
     .action((opts: { from: string; to: string; flags: string; json?: boolean }) => {
-      let diffs;
-      let before: FsmTable;
-      let after: FsmTable;
+      let d;
       try {
-        before = tableFrom(opts.from);
-        after = tableFrom(opts.to);
-        diffs = diffFsmTables(before, after, parseMigrationFlags(opts.flags));
-      } catch (err) {
-        if (err instanceof FsmTableError) throw new UsageError(err.message);
-        throw err;
+        d = fsmDiff(opts.from, opts.to, parseFlags(opts.flags));
+      } catch (e) {
+        if (e instanceof FsmTableError) throw new UsageError(e.message);
+        throw e;
       }
-      if (opts.json) {
-        process.stdout.write(JSON.stringify(diffs.map((d) => ({ from: d.from, to: d.to, change: d.change, before: describeOutcome(d.before), after: describeOutcome(d.after) })), null, 2) + "\n");
-        return;
-      }
-      const lines = [`${before.name} -> ${after.name}, flags ${opts.flags}: ${diffs.length} pair${diffs.length === 1 ? "" : "s"} changed`];
-      for (const d of diffs) lines.push(`  ${d.from.padEnd(12)} -> ${d.to.padEnd(12)} ${d.change.padEnd(15)} ${describeOutcome(d.before)}  =>  ${describeOutcome(d.after)}`);
-      process.stdout.write(lines.join("\n") + "\n");
+      process.stdout.write((opts.json ? JSON.stringify(d, null, 2) : fsmDiffText(d)) + "\n");
     });
 }

@@ -13,7 +13,6 @@ export * from "./copy-in.js";
 export * from "./capchain.js";
 export * from "./annotate.js";
 export * from "./syscalls.js";
-export * from "./migration-fsm-history.js";
 
 import * as vfioStructs from "./structs-vfio.js";
 import * as iommufdStructs from "./structs-iommufd.js";

@@ -24,7 +24,7 @@ export function stateName(value: number): MigState | undefined {
 const { STOP_COPY: SC, P2P, PRE_COPY: PRE } = VFIO_MIGRATION.bits;
 
 /** The migration flags a state needs; ERROR needs flags no device has, so it is never a valid target. */
-const REQUIRES: Readonly<Record<MigState, number>> = {
+export const REQUIRES: Readonly<Record<MigState, number>> = {
   STOP: SC,
   RUNNING: SC,
   STOP_COPY: SC,
@@ -50,9 +50,9 @@ export const SAVING_GROUP: ReadonlySet<MigState> = new Set<MigState>(["PRE_COPY"
  * First hop from `cur` toward `target`, for a device with every optional state.
  * Shortest paths, with saving-group states never in the middle of a path.
  * STOP_COPY has no way back into pre-copy: those entries lead to ERROR, which
- * the walk turns into EINVAL.
+ * the walk turns into EINVAL. Exported so fsmDiff() can compare it with older kernels.
  */
-const NEXT: Readonly<Record<Exclude<MigState, "ERROR">, Readonly<Record<MigState, MigState>>>> = {
+export const NEXT: Readonly<Record<Exclude<MigState, "ERROR">, Readonly<Record<MigState, MigState>>>> = {
   STOP: {
     STOP: "STOP",
     RUNNING: "RUNNING_P2P",
@@ -185,3 +185,12 @@ export const FLAG_SETS: readonly { name: string; flags: number }[] = [
   { name: "STOP_COPY,PRE_COPY", flags: SC | PRE },
   { name: "STOP_COPY,P2P,PRE_COPY", flags: SC | P2P | PRE },
 ];
+
+/** The legal flag set named by a comma list in any order ("P2P,STOP_COPY"), or undefined. */
+export function findFlagSet(text: string): { name: string; flags: number } | undefined {
+  const wanted = new Set(text.toUpperCase().split(",").map((s) => s.trim()).filter(Boolean));
+  return FLAG_SETS.find((f) => {
+    const names = new Set(f.name.split(","));
+    return names.size === wanted.size && [...wanted].every((n) => names.has(n));
+  });
+}

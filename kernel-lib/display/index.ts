@@ -10,7 +10,6 @@ export { displayTheme } from "./theme.js";
 export { Plot, plotChart, type PlotChartOptions } from "./plot.js";
 export { vegaLiteChart, VEGALITE_MIME, type VegaLiteSpec, type VegaLiteChartOptions } from "./vega-lite.js";
 export { fsmDiagram } from "./fsm-diagram.js";
-export { fsmDiff, type FsmDiffResult } from "./fsm-diff.js";
 export { stateMachineDiagram } from "./state-machine-diagram.js";
 export { fsmFromFlagSets, type FlagSetArcs } from "./fsm-from-flag-sets.js";
 export { byteMap, byteMapOf, type ByteMapOptions } from "./byte-map.js";

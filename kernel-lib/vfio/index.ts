@@ -10,6 +10,7 @@ export * from "./trackers.js";
 export * from "./discovery.js";
 export { featureCall, type FeatureName, type FeatureOp } from "./feature.js";
 export * from "./state-machine.js";
+export * from "./fsm-diff.js";
 export * from "./pci-capabilities.js";
 export { traceSyscalls, SyscallTrace, type IoctlRecord, type IoRecord, type SyscallRecord } from "./trace.js";
 export {
@@ -24,4 +25,3 @@ export {
   type FoundDevice,
   type MigrationFeature,
 } from "./create-backend.js";
-export { diffFsmTables, parseFsmTable, kernelFsmTable, describeOutcome, parseMigrationFlags, FsmTableError, type FsmPairDiff, type FsmChange } from "./fsm-diff.js";

@@ -5,6 +5,7 @@
  * - every emulated NIC wrapped in the faulty model (a device that DMAs after STOP; a device that
  *   refuses its peers' writes in RUNNING_P2P);
  * - a wrong arc in the migration path table (RUNNING → STOP_COPY no longer through RUNNING_P2P);
+ * - a kernel table that lets STOP_COPY go back to PRE_COPY (through STOP) instead of refusing it;
  * - a VMM that computes the switchover threshold ten times too large;
  * - a container that accepts VFIO_SET_IOMMU before any group has joined it;
  * - a data fd that answers VFIO_MIG_GET_PRECOPY_INFO outside the PRE_COPY states;
@@ -70,6 +71,17 @@ const FAULTS: Fault[] = [
         'RUNNING: {\n        STOP: "RUNNING_P2P",\n        RUNNING: "RUNNING",\n        STOP_COPY: "STOP",',
       ),
     claim: /claim failed: RUNNING → STOP_COPY walks RUNNING, RUNNING_P2P, STOP, STOP_COPY on a device with P2P/,
+  },
+  {
+    name: "a kernel table that walks STOP_COPY → PRE_COPY instead of refusing it",
+    notebook: "06-v1-to-v2.ipynb",
+    inject: (copy) =>
+      patch(
+        join(copy, "dist", "hw-emu", "uapi", "migration-fsm.js"),
+        'RUNNING_P2P: "STOP",\n        PRE_COPY: "ERROR",',
+        'RUNNING_P2P: "STOP",\n        PRE_COPY: "STOP",',
+      ),
+    claim: /claim failed: The emulated kernel's table is 7\.2's: fsmDiff finds no difference for any flag set/,
   },
   {
     name: "a VMM whose switchover threshold is ten times too large",
