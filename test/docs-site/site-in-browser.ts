@@ -14,6 +14,9 @@ import { pathToFileURL } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildSite } from "../../docs-site/index.js";
+import { apiReferencePage } from "../../docs-site/api-reference.js";
+import { cliReferencePage } from "../../docs-site/cli-reference.js";
+import { buildProgram } from "../../cli/program.js";
 import { repoRoot, requireBuild } from "../kernel/helpers.js";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -52,7 +55,9 @@ export function siteInBrowser(): void {
     if (!haveChromium) return;
     requireBuild();
     mkdirSync(shots, { recursive: true });
-    const result = await buildSite({ root: repoRoot, out });
+    // the pages `vfio-workbench build` writes, the reference pages among them
+    const result = await buildSite({ root: repoRoot, out, extraPages: [cliReferencePage(buildProgram()), apiReferencePage()] });
+    expect(result.pages).toEqual(expect.arrayContaining(["cli.html", "api.html"]));
     pages = result.pages;
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
   }, 600_000);
