@@ -119,6 +119,9 @@ export async function runNotebookContent(notebook: Notebook, options: RunOptions
     const info = (await client.request("shell", "kernel_info_request", {})).reply.content;
     notebook.metadata.kernelspec = { name: KERNEL_NAME, display_name: KERNEL_DISPLAY_NAME, language: KERNEL_LANGUAGE };
     notebook.metadata.language_info = info.language_info;
+    // The kernel builds its TypeScript converter on first use (about a second). A silent empty
+    // request pays for that before the first cell, so --timeout measures only the cell's own time.
+    if (options.timeoutSeconds !== undefined) await client.execute("", { silent: true, storeHistory: false });
 
     for (const [position, cellIndex] of codeCells.entries()) {
       const cell = notebook.cells[cellIndex]!;
