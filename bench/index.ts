@@ -7,8 +7,9 @@ import { kernelCell } from "./kernel-cell.js";
 import { migrationProperty } from "./migration-property.js";
 import { migrationSim } from "./migration-sim.js";
 import { notebooks } from "./notebooks.js";
+import { siteBuild } from "./site-build.js";
 import { sparseMemory } from "./sparse-memory.js";
 import type { Benchmark } from "./types.js";
 
 /** Every benchmark `vfio-workbench bench` runs, in order. Add new ones here. */
-export const benchmarks: readonly Benchmark[] = [dirtyHarvest, dirtyHarvestHwpt, dirtyHarvestDmaLog, dmaThroughput, sparseMemory, kernelCell, fuzz, migrationSim, migrationProperty, notebooks];
+export const benchmarks: readonly Benchmark[] = [dirtyHarvest, dirtyHarvestHwpt, dirtyHarvestDmaLog, dmaThroughput, sparseMemory, kernelCell, fuzz, migrationSim, migrationProperty, notebooks, siteBuild];

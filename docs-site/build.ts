@@ -4,10 +4,10 @@
  * page, adds the index, the glossary, known differences and the reference pages, checks every
  * internal link, and writes the site.
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { basename, dirname, join, resolve } from "node:path";
-import { defaultJobs, executeNotebooks, listNotebooks, type NotebookRun } from "../kernel-lib/kernel/notebook-check.js";
+import { defaultJobs, executeNotebooks, listNotebooks, runFailureLines } from "../kernel-lib/kernel/notebook-check.js";
 import { parseNotebook, serializeNotebook, type Notebook } from "../kernel-lib/kernel/notebook.js";
 import { packageInfo } from "../kernel-lib/kernel/package-root.js";
 import { ProjectCache } from "./cache.js";
@@ -30,7 +30,7 @@ export interface ExtraPage {
 export interface BuildOptions {
   /** the project: its notebooks/ and package-lock.json (default: the working directory) */
   root?: string;
-  /** where the site is written (default: ROOT/site); emptied first */
+  /** where the site is written (default: ROOT/site); what was there is replaced whole */
   out?: string;
   /** notebooks executed at once (default: the number of cores) */
   jobs?: number;
@@ -56,11 +56,6 @@ export class SiteBuildError extends Error {
   constructor(readonly problems: readonly string[]) {
     super(problems.join("\n"));
   }
-}
-
-function failureLines(run: NotebookRun): string[] {
-  if (run.invalid.length > 0) return run.invalid.map((p) => `${run.path}: not valid nbformat 4.5: ${p}`);
-  return run.failures.map((f) => `${run.path}: cell ${f.index}/${run.codeCells} (id ${f.cellId}): ${f.kind === "error" ? "" : `${f.kind}: `}${f.message.split("\n")[0]}`);
 }
 
 /** The browser builds the pages load, copied from the installed packages. */
@@ -115,7 +110,7 @@ async function executed(sources: readonly NotebookSource[], cache: ProjectCache,
     );
     runs.forEach((run, i) => {
       if (!run.ok) {
-        problems.push(...failureLines(run));
+        problems.push(...runFailureLines(run));
         return;
       }
       cache.put(toRun[i]!.text, serializeNotebook(run.notebook));
@@ -183,14 +178,18 @@ export async function buildSite(options: BuildOptions = {}): Promise<BuildResult
   const documents: SearchDocument[] = [
     ...pages.flatMap((p) => searchDocuments(p.slug, p.title, p.sections)),
   ];
+  // written beside the old site and swapped in whole, so a server never hands out half a build
+  const staging = `${out}.building-${process.pid}`;
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(join(staging, "assets"), { recursive: true });
+  mkdirSync(join(staging, "notebooks"), { recursive: true });
+  for (const page of built) writeFileSync(join(staging, page.file), page.html);
+  for (const [name, from] of Object.entries(assets)) copyFileSync(from, join(staging, "assets", name));
+  for (const name of ["site.css", "site.js"]) copyFileSync(join(ownAssets, name), join(staging, "assets", name));
+  writeFileSync(join(staging, "assets", "search-index.js"), searchIndexScript(documents));
+  for (const s of sources) writeFileSync(join(staging, "notebooks", `${s.slug}.ipynb`), s.text);
   rmSync(out, { recursive: true, force: true });
-  mkdirSync(join(out, "assets"), { recursive: true });
-  mkdirSync(join(out, "notebooks"), { recursive: true });
-  for (const page of built) writeFileSync(join(out, page.file), page.html);
-  for (const [name, from] of Object.entries(assets)) copyFileSync(from, join(out, "assets", name));
-  for (const name of ["site.css", "site.js"]) copyFileSync(join(ownAssets, name), join(out, "assets", name));
-  writeFileSync(join(out, "assets", "search-index.js"), searchIndexScript(documents));
-  for (const s of sources) writeFileSync(join(out, "notebooks", `${s.slug}.ipynb`), s.text);
+  renameSync(staging, out);
   return {
     out,
     pages: built.map((p) => p.file),

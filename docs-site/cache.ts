@@ -10,7 +10,7 @@ import { join, relative } from "node:path";
 
 export const CACHE_DIR = ".vfio-workbench-cache";
 
-function filesUnder(dir: string): string[] {
+export function filesUnder(dir: string): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir, { withFileTypes: true })
     .flatMap((entry) => (entry.isDirectory() ? filesUnder(join(dir, entry.name)) : [join(dir, entry.name)]))
@@ -46,15 +46,19 @@ export function cacheKey(parts: CacheKeyParts): string {
     .digest("hex");
 }
 
-/** Executed notebooks by key, one file each; written atomically so an interrupted build leaves no half entry. */
-export class ExecutionCache {
+/** Files by key in one folder of the cache (executed notebooks, generated pages); written atomically so an interrupted build leaves no half entry. */
+export class KeyedFileCache {
   private readonly dir: string;
-  constructor(projectRoot: string) {
-    this.dir = join(projectRoot, CACHE_DIR, "executed");
+  constructor(
+    projectRoot: string,
+    kind: string,
+    private readonly extension: string,
+  ) {
+    this.dir = join(projectRoot, CACHE_DIR, kind);
   }
 
   private path(key: string): string {
-    return join(this.dir, `${key}.ipynb`);
+    return join(this.dir, `${key}${this.extension}`);
   }
 
   get(key: string): string | null {
@@ -62,11 +66,18 @@ export class ExecutionCache {
     return existsSync(path) && statSync(path).size > 0 ? readFileSync(path, "utf8") : null;
   }
 
-  put(key: string, executed: string): void {
+  put(key: string, content: string): void {
     mkdirSync(this.dir, { recursive: true });
     const temp = `${this.path(key)}.${process.pid}.tmp`;
-    writeFileSync(temp, executed);
+    writeFileSync(temp, content);
     renameSync(temp, this.path(key));
+  }
+}
+
+/** Executed notebooks by key. */
+export class ExecutionCache extends KeyedFileCache {
+  constructor(projectRoot: string) {
+    super(projectRoot, "executed", ".ipynb");
   }
 }
 

@@ -1,23 +1,12 @@
 import { relative } from "node:path";
 import type { Command } from "commander";
-import { apiReferencePage } from "../../docs-site/api-reference.js";
-import { cliReferencePage } from "../../docs-site/cli-reference.js";
-import { buildSite, SiteBuildError } from "../../docs-site/index.js";
 import { defaultJobs } from "../../kernel-lib/kernel/notebook-check.js";
-import { KernelError } from "../../kernel-lib/kernel/kernel-error.js";
-import { NotebookFormatError } from "../../kernel-lib/kernel/notebook.js";
 import { UsageError } from "../errors.js";
+import { positiveFlag } from "../flags.js";
 
 interface BuildFlags {
   out?: string;
   jobs?: string;
-}
-
-function jobsFrom(text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--jobs takes a positive integer, got ${JSON.stringify(text)}`);
-  return n;
 }
 
 const shown = (path: string) => relative(process.cwd(), path) || path;
@@ -28,16 +17,24 @@ export function registerBuild(program: Command): void {
     .description(
       "build the docs site from the notebooks: execute them (each in its own kernel, N at a time; an unchanged one is taken from the cache in .vfio-workbench-cache/), render every page, check every internal link, and write the site",
     )
-    .option("-o, --out <dir>", "where to write the site (default: site/; emptied first)")
+    .option("-o, --out <dir>", "where to write the site (default: site/; what was there is replaced)")
     .option("-j, --jobs <n>", `notebooks executed at once (default: the number of cores, ${defaultJobs()} here)`)
     .action(async (flags: BuildFlags) => {
-      const jobs = jobsFrom(flags.jobs);
+      const jobs = positiveFlag(flags.jobs, "--jobs", "integer");
+      // loaded here, not at start-up: the site's modules are large and only this command needs them
+      const [{ buildSite, SiteBuildError }, { cliReferencePage }, { cachedApiReferencePage }, { KernelError }, { NotebookFormatError }] = await Promise.all([
+        import("../../docs-site/index.js"),
+        import("../../docs-site/cli-reference.js"),
+        import("../../docs-site/api-reference-cache.js"),
+        import("../../kernel-lib/kernel/kernel-error.js"),
+        import("../../kernel-lib/kernel/notebook.js"),
+      ]);
       try {
         const result = await buildSite({
           out: flags.out,
           jobs,
           // the reference pages, generated from this program and from the package's own exports
-          extraPages: [cliReferencePage(program), apiReferencePage()],
+          extraPages: [cliReferencePage(program), await cachedApiReferencePage(process.cwd())],
           onProgress: ({ notebook, status, seconds }) => process.stderr.write(`${shown(notebook)}  ${status}${status === "executed" ? `  ${seconds.toFixed(1)} s` : ""}\n`),
         });
         process.stderr.write(

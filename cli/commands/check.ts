@@ -1,7 +1,7 @@
 import { existsSync, statSync } from "node:fs";
 import { relative } from "node:path";
 import type { Command } from "commander";
-import { defaultJobs, executeNotebooks, firstDifference, listNotebooks, outputDifferences, type NotebookRun } from "../../kernel-lib/kernel/notebook-check.js";
+import { defaultJobs, executeNotebooks, firstDifference, listNotebooks, outputDifferences, runFailureLines, type NotebookRun } from "../../kernel-lib/kernel/notebook-check.js";
 import { NotebookFormatError, serializeNotebook } from "../../kernel-lib/kernel/notebook.js";
 import { KernelError } from "../../kernel-lib/kernel/kernel-error.js";
 import { NATIVE_SKIP_TAGS, type BackendKind } from "../../kernel-lib/kernel/cell-skips.js";
@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import { ProjectCache } from "../../docs-site/cache.js";
 import { packageInfo } from "../../kernel-lib/kernel/package-root.js";
 import { UsageError } from "../errors.js";
+import { positiveFlag } from "../flags.js";
 
 interface CheckFlags {
   jobs?: string;
@@ -36,15 +37,6 @@ function allowedTags(list: string | undefined, backend: BackendKind): string[] {
   return tags;
 }
 
-function positive(text: string | undefined, flag: string, integer: boolean): number | undefined {
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
-    throw new UsageError(`${flag} takes a positive ${integer ? "integer" : "number"}, got ${JSON.stringify(text)}`);
-  }
-  return n;
-}
-
 /** The notebooks named: files as given, folders expanded to their notebooks; none given means notebooks/. */
 function notebookPaths(args: string[]): string[] {
   const paths: string[] = [];
@@ -60,13 +52,6 @@ function notebookPaths(args: string[]): string[] {
 
 function display(path: string): string {
   return relative(process.cwd(), path) || path;
-}
-
-/** The lines that say why a run failed, each naming the notebook and the cell. */
-function failureLines(run: NotebookRun): string[] {
-  const name = display(run.path);
-  if (run.invalid.length > 0) return run.invalid.map((problem) => `${name}: not valid nbformat 4.5: ${problem}`);
-  return run.failures.map((f) => `${name}: cell ${f.index}/${run.codeCells} (id ${f.cellId}): ${f.kind === "error" ? "" : `${f.kind}: `}${f.message.split("\n")[0]}`);
 }
 
 /** ", 9 skipped (emulator-only 7, dependency 2)", or nothing when every cell ran. */
@@ -98,8 +83,8 @@ export function registerCheck(program: Command): void {
     .action(async (args: string[], flags: CheckFlags) => {
       const backend = backendFrom(flags.backend);
       const allowTags = allowedTags(flags.allow, backend);
-      const jobs = positive(flags.jobs, "--jobs", true);
-      const timeoutSeconds = positive(flags.timeout, "--timeout", false);
+      const jobs = positiveFlag(flags.jobs, "--jobs", "integer");
+      const timeoutSeconds = positiveFlag(flags.timeout, "--timeout", "number");
       const paths = notebookPaths(args);
       const queue = flags.twice ? [...paths, ...paths] : paths;
       const pass = (index: number) => (flags.twice ? (index < paths.length ? "first run" : "second run") : undefined);
@@ -125,10 +110,10 @@ export function registerCheck(program: Command): void {
       const problems: string[] = [];
       const failedNotebooks = new Set<string>();
       paths.forEach((path, i) => {
-        const lines = failureLines(runs[i]!);
+        const lines = runFailureLines(runs[i]!, display(runs[i]!.path));
         if (flags.twice) {
           const [first, second] = [runs[i]!, runs[i + paths.length]!];
-          lines.push(...failureLines(second).filter((line) => !lines.includes(line)));
+          lines.push(...runFailureLines(second, display(second.path)).filter((line) => !lines.includes(line)));
           // outputs are compared only when both runs completed; a failure is reported already
           if (first.ok && second.ok) {
             for (const d of outputDifferences(first.notebook, second.notebook)) {

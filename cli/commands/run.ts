@@ -5,18 +5,12 @@ import { KernelError } from "../../kernel-lib/kernel/kernel-error.js";
 import { NotebookFormatError, serializeNotebook } from "../../kernel-lib/kernel/notebook.js";
 import { runNotebook, RAISES_EXCEPTION_TAG } from "../../kernel-lib/kernel/runner.js";
 import { UsageError } from "../errors.js";
+import { positiveFlag } from "../flags.js";
 
 interface RunFlags {
   output?: string;
   allowErrors?: boolean;
   timeout?: string;
-}
-
-function parseTimeout(text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const seconds = Number(text);
-  if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`--timeout takes a positive number of seconds, got ${JSON.stringify(text)}`);
-  return seconds;
 }
 
 export function registerRun(program: Command): void {
@@ -34,7 +28,7 @@ export function registerRun(program: Command): void {
     )
     .option("--timeout <seconds>", "per-cell limit; a slower cell is interrupted and fails the run")
     .action(async (notebookPath: string, flags: RunFlags) => {
-      const timeoutSeconds = parseTimeout(flags.timeout);
+      const timeoutSeconds = positiveFlag(flags.timeout, "--timeout", "seconds");
       let result;
       try {
         result = await runNotebook(notebookPath, {

@@ -3,8 +3,16 @@
  * must not run against a real /dev/vfio; a cell that uses what a left-out cell declared is left
  * out too, with the name it misses, rather than failing on it.
  */
-import ts from "typescript";
+import { createRequire } from "node:module";
+import type ts from "typescript";
 import type { BackendKind } from "../backends/backend-kind.js";
+
+let compiler: typeof ts | undefined;
+/** The TypeScript compiler, loaded on first use: it takes most of a second, and most commands never parse a cell. */
+function typescript(): typeof ts {
+  compiler ??= createRequire(import.meta.url)("typescript") as typeof ts;
+  return compiler;
+}
 
 export { BACKEND_ENV, type BackendKind } from "../backends/backend-kind.js";
 
@@ -44,6 +52,7 @@ export function tagSkip(tags: readonly string[], backend: BackendKind, allowed: 
 
 /** The names a cell declares at its top level, and the names it reads anywhere. */
 export function cellNames(code: string): { declares: Set<string>; uses: Set<string> } {
+  const ts = typescript();
   const file = ts.createSourceFile("cell.ts", code, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
   const declares = new Set<string>();
   const bind = (name: ts.BindingName): void => {

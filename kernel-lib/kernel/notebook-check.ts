@@ -45,6 +45,12 @@ export interface ExecuteNotebooksOptions {
 
 export const DEFAULT_CELL_TIMEOUT_SECONDS = 120;
 
+/** The lines that say why a run failed, one per failing cell (or nbformat problem), each naming the notebook and the cell. */
+export function runFailureLines(run: NotebookRun, name = run.path): string[] {
+  if (run.invalid.length > 0) return run.invalid.map((problem) => `${name}: not valid nbformat 4.5: ${problem}`);
+  return run.failures.map((f) => `${name}: cell ${f.index}/${run.codeCells} (id ${f.cellId}): ${f.kind === "error" ? "" : `${f.kind}: `}${f.message.split("\n")[0]}`);
+}
+
 /** The notebooks of a folder, sorted by name (their reading order: 00-…, 01-…). */
 export function listNotebooks(dir = "notebooks"): string[] {
   return readdirSync(dir)

@@ -1,10 +1,12 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import MarkdownIt from "markdown-it";
 import { afterAll, describe, expect, it } from "vitest";
 import * as lib from "../../kernel-lib/index.js";
 import { apiEntryFile, apiReferencePage, readApi, type ApiEntry } from "../../docs-site/api-reference.js";
+import { apiInputsHash, cachedApiReferencePage } from "../../docs-site/api-reference-cache.js";
+import { CACHE_DIR } from "../../docs-site/cache.js";
 
 const root = new URL("../../", import.meta.url).pathname;
 const md = new MarkdownIt();
@@ -88,4 +90,29 @@ describe("apiReferencePage", () => {
     const page = apiReferencePage(entries);
     expect(page.markdown).toContain("## part\n\n### add\n\n*function* — defined in `kernel-lib/part/thing.ts:2`");
   });
+});
+
+describe("cachedApiReferencePage", () => {
+  it("keys the page on what it is read from: the same inputs give the same key, a changed source another", () => {
+    const dir = mkdtempSync(join(tmpdir(), "vfio-workbench-api-key-"));
+    scratch.push(dir);
+    mkdirSync(join(dir, "kernel-lib"), { recursive: true });
+    writeFileSync(join(dir, "kernel-lib", "index.ts"), "export const a = 1;\n");
+    const first = apiInputsHash(dir);
+    expect(apiInputsHash(dir)).toBe(first);
+    writeFileSync(join(dir, "kernel-lib", "index.ts"), "/** now documented */\nexport const a = 1;\n");
+    expect(apiInputsHash(dir)).not.toBe(first);
+  });
+
+  it("makes the page once and keeps it in the project's cache; the next build reads it from there", async () => {
+    const project = mkdtempSync(join(tmpdir(), "vfio-workbench-api-cache-"));
+    scratch.push(project);
+    const made = await cachedApiReferencePage(project);
+    expect(made).toEqual(page);
+    const stored = join(project, CACHE_DIR, "pages", `api-${apiInputsHash()}.json`);
+    expect(JSON.parse(readFileSync(stored, "utf8"))).toEqual(page);
+    // what is stored is what the next call returns, without reading the package again
+    writeFileSync(stored, JSON.stringify({ ...page, title: "from the cache" }));
+    expect((await cachedApiReferencePage(project)).title).toBe("from the cache");
+  }, 60_000);
 });
