@@ -3,7 +3,7 @@
  * `check`, and the failure names the claim that caught the fault. The faults go into a copy of the
  * built package, so nothing in the shipped code carries a hook for them:
  * - every emulated NIC wrapped in the faulty model (a device that DMAs after STOP; a device that
- *   refuses its peers' writes in RUNNING_P2P);
+ *   refuses its peers' writes in RUNNING_P2P; a device that starts peer writes in RUNNING_P2P);
  * - a wrong arc in the migration path table (RUNNING → STOP_COPY no longer through RUNNING_P2P);
  * - a kernel table that lets STOP_COPY go back to PRE_COPY (through STOP) instead of refusing it;
  * - a VMM that computes the switchover threshold ten times too large;
@@ -82,6 +82,12 @@ const FAULTS: Fault[] = [
         'RUNNING_P2P: "STOP",\n        PRE_COPY: "STOP",',
       ),
     claim: /claim failed: The emulated kernel's table is 7\.2's: fsmDiff finds no difference for any flag set/,
+  },
+  {
+    name: "a NIC that keeps starting peer writes in RUNNING_P2P",
+    notebook: "06-v1-to-v2.ipynb",
+    inject: faultyNics("p2p-during-running-p2p"),
+    claim: /claim failed: In RUNNING_P2P nic0 starts no peer write, and accepts every write its running peer sends it/,
   },
   {
     name: "a VMM whose switchover threshold is ten times too large",
