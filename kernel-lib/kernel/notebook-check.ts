@@ -5,7 +5,7 @@ import { dirname, join, resolve } from "node:path";
 import { nbformatProblems } from "./nbformat-validate.js";
 import { parseNotebook, serializeNotebook, type Notebook } from "./notebook.js";
 import type { BackendKind } from "./cell-skips.js";
-import { runNotebookContent, type CellFailure, type SkippedCell } from "./runner.js";
+import { runNotebookContent, type CellFailure, type RunProgress, type SkippedCell } from "./runner.js";
 
 /**
  * Executes many notebooks, each in a kernel process of its own, a few at a time: the engine of
@@ -41,6 +41,10 @@ export interface ExecuteNotebooksOptions {
   backend?: BackendKind;
   /** hazard tags whose cells run on the native backend all the same */
   allowTags?: readonly string[];
+  /** how long a kernel may take to answer its first request (default 60 s; loading TypeScript takes most of it on a slow machine) */
+  kernelStartTimeoutMs?: number;
+  /** called as each cell of a notebook finishes */
+  onCell?: (path: string, progress: RunProgress) => void;
 }
 
 export const DEFAULT_CELL_TIMEOUT_SECONDS = 120;
@@ -79,6 +83,8 @@ export async function executeNotebook(path: string, options: Omit<ExecuteNoteboo
     env: options.env,
     backend: options.backend,
     allowTags: options.allowTags,
+    kernelStartTimeoutMs: options.kernelStartTimeoutMs,
+    onProgress: options.onCell ? (progress) => options.onCell!(path, progress) : undefined,
   });
   return {
     path,

@@ -95,7 +95,7 @@ describe("the results channel", () => {
       "noise from the kernel",
       formatRecord({ t: "test", section: "edu", name: "x", ok: true, detail: "" }) + "\r",
       "VWB {not json",
-      formatSentinel({ kernel: "6.12.117", sections: { edu: { passed: 1, failed: 0, skipped: 0 }, conformance: { passed: 0, failed: 0, skipped: 0 }, differential: { passed: 0, failed: 0, skipped: 0 } } }) + "\r",
+      formatSentinel({ kernel: "6.12.117", sections: { edu: { passed: 1, failed: 0, skipped: 0 }, conformance: { passed: 0, failed: 0, skipped: 0 }, differential: { passed: 0, failed: 0, skipped: 0 }, notebooks: { passed: 0, failed: 0, skipped: 0 } } }) + "\r",
     ].join("\n");
     const p = parseGuestOutput(text);
     expect(p.records).toHaveLength(1);

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# npm run test:real-kernel: the native backend, the conformance suite and the
-# differential test against a real Linux kernel booted under QEMU (TCG).
+# npm run test:real-kernel: the native backend, the conformance suite, the
+# differential test and the notebooks against a real Linux kernel booted under
+# QEMU (TCG). The executed notebooks come back to test-output/real-kernel/
+# (REAL_KERNEL_EXECUTED to change).
 #
 # Builds (or takes from the cache) the guest kernel, builds the package and
 # the test, packs the initramfs, boots it, and decides from the guest's
@@ -10,7 +12,7 @@
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 here="$repo/test/real-kernel"
-boot_timeout="${REAL_KERNEL_BOOT_TIMEOUT:-300}"
+boot_timeout="${REAL_KERNEL_BOOT_TIMEOUT:-900}"
 
 skip() {
   if [ "${VFIO_WORKBENCH_REQUIRE_REAL_KERNEL:-0}" = 1 ]; then
@@ -57,7 +59,7 @@ echo "== boot (TCG, timeout ${boot_timeout}s)"
 start=$SECONDS
 status=0
 timeout --kill-after=10 "$boot_timeout" qemu-system-x86_64 \
-  -machine q35,kernel-irqchip=split -accel tcg -cpu max -smp 1 -m 1G \
+  -machine q35,kernel-irqchip=split -accel tcg -cpu max -smp 1 -m 1536M \
   -device intel-iommu,intremap=on -device edu \
   -nodefaults -nographic -no-reboot -monitor none \
   -serial "file:$work/console.log" -serial "file:$work/results.log" \
@@ -72,7 +74,8 @@ sed -e 's/\x1b\[[0-9;?]*[a-zA-Z]//g' -e 's/\x1bc//g' -e 's/\r$//' "$work/console
 
 echo "== verdict"
 if ! node "$harness" check --repo "$repo" --results "$work/results.log" --console "$work/console.log" \
-  --emulated "$work/emulated.json" --markdown "$repo/docs-site/known-differences.md" --draft "$work/unlisted-differences.json"; then
+  --emulated "$work/emulated.json" --markdown "$repo/docs-site/known-differences.md" --draft "$work/unlisted-differences.json" \
+  --executed "${REAL_KERNEL_EXECUTED:-$repo/test-output/real-kernel}"; then
   keep=1
   exit 1
 fi

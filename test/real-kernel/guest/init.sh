@@ -1,7 +1,8 @@
 #!/bin/busybox sh
 # /init of the test guest (busybox sh). Mounts the pseudo filesystems, binds
 # QEMU's edu device to vfio-pci, creates the mtty instances named in
-# /pkg/expected/mtty-uuids, runs the guest's tests with node, and reboots,
+# /pkg/expected/mtty-uuids, brings up the loopback interface, runs the guest's
+# tests and notebooks with node, and reboots,
 # which ends QEMU (-no-reboot). Setup problems are printed and the tests still
 # run: they then fail with a reason, and the host sees the sentinel.
 export PATH=/bin:/usr/bin
@@ -11,6 +12,11 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /tmp
 exec </dev/console >/dev/console 2>&1
+export HOME=/tmp
+
+# the notebooks' Jupyter kernels talk to their runner over ZeroMQ: Unix sockets in /tmp, or TCP
+# on the loopback interface, which comes up down
+ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up || echo "setup: bringing up the loopback interface failed"
 
 edu=0000:00:01.0
 echo vfio-pci >/sys/bus/pci/devices/$edu/driver_override &&

@@ -3,7 +3,7 @@
  * vfio-pci and the mtty instances exist:
  *   node main.js EXPECTED_DIR UUID_A UUID_B
  * EXPECTED_DIR holds what the host packed: the emulated differential run and
- * the known differences. Results go to the console (TAP) and to the results
+ * the known differences, the notebooks to execute and their limits. Results go to the console (TAP) and to the results
  * channel (/dev/ttyS1); the last line on both is the sentinel.
  */
 import { readFileSync } from "node:fs";
@@ -16,6 +16,7 @@ import type { DiffDevice, DiffRecord } from "../shared/differential.js";
 import { runConformanceTests } from "./conformance.js";
 import { runDifferentialTests } from "./differential.js";
 import { runEduTests } from "./edu.js";
+import { runNotebookTests, type GuestNotebookOptions } from "./notebooks.js";
 import { Channel, Reporter } from "./report.js";
 
 const RESULTS_CHANNEL = "/dev/ttyS1";
@@ -28,7 +29,7 @@ function mttyDevice(sys: Syscalls, uuid: string): DiffDevice {
   return { group, name: uuid, cdev: `/dev/vfio/devices/${cdevs[0]}` };
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const [expectedDir, uuidA, uuidB] = process.argv.slice(2);
   if (!expectedDir || !uuidA || !uuidB) throw new Error("usage: main.js EXPECTED_DIR UUID_A UUID_B");
   const r = new Reporter(new Channel(RESULTS_CHANNEL));
@@ -53,9 +54,14 @@ function main(): void {
       r.sectionSummary("differential");
       runConformanceTests(sys, r, devices);
       r.sectionSummary("conformance");
+      // last: each notebook opens the devices afresh through createBackend(), as a user's would
+      const notebooks = readFileSync(join(expectedDir, "notebooks"), "utf8").split("\n").filter((line) => line !== "");
+      const options = JSON.parse(readFileSync(join(expectedDir, "notebook-options.json"), "utf8")) as GuestNotebookOptions;
+      await runNotebookTests(r, notebooks, options);
+      r.sectionSummary("notebooks");
     }
   }
   r.finish(release());
 }
 
-main();
+await main();

@@ -30,6 +30,7 @@ export class Reporter {
     edu: { passed: 0, failed: 0, skipped: 0 },
     conformance: { passed: 0, failed: 0, skipped: 0 },
     differential: { passed: 0, failed: 0, skipped: 0 },
+    notebooks: { passed: 0, failed: 0, skipped: 0 },
   };
   private n = 0;
 

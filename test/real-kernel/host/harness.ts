@@ -4,22 +4,34 @@
  *   harness.js prepare --repo R --stage S --init I --out INITRD
  *     runs the differential script on the emulator and packs the initramfs
  *     with that run, the known differences and the mtty UUIDs in /pkg/expected;
- *   harness.js check --results F --console F --emulated F --markdown F [--draft F]
+ *   harness.js check --results F --console F --emulated F --markdown F [--draft F] [--executed DIR]
  *     reads what the guest sent, compares the differential runs, writes the
  *     known-differences page (and, with --draft, the unlisted differences as
- *     entries for known-differences.json) and exits 0 only if everything passed.
+ *     entries for known-differences.json), prints one line per notebook the
+ *     guest executed (and, with --executed, writes the executed notebooks
+ *     there) and exits 0 only if everything passed.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { compareRuns, validateKnownDifferences, type KnownDifferences } from "../shared/compare.js";
 import { runDifferential, type DiffRecord } from "../shared/differential.js";
 import { SECTIONS, parseGuestOutput, type TestRecord } from "../shared/protocol.js";
 import { emulatedDiffTarget } from "./emulated.js";
 import { knownDifferencesPage } from "./markdown.js";
+import { GUEST_NOTEBOOK_OPTIONS, GUEST_NOTEBOOKS, notebookReports, skipLines } from "./notebooks.js";
 import { packInitramfs } from "./pack-initramfs.js";
 
 const KNOWN = "test/real-kernel/known-differences.json";
 const ENTRY = "test/real-kernel/guest/main.js";
+/** the Jupyter kernel's launcher (a process of its own, started by path), its control thread (a worker, started by URL) and the package's index, which cells import */
+const KERNEL_ENTRIES = ["kernel-lib/kernel/launcher.js", "kernel-lib/kernel/control-thread.js", "kernel-lib/index.js"];
+/**
+ * what the kernel loads by require() of a name no import shows: tslab (its converter and
+ * executor, with the TypeScript it bundles), typescript (cell-skips.ts reads cells with it) and
+ * the Node.js types cells are type-checked against (tslab takes @types from the package's
+ * node_modules, as `check` does on the host)
+ */
+const KERNEL_PACKAGES = ["tslab", "typescript", "@types/node"];
 
 function options(argv: readonly string[]): Map<string, string> {
   const m = new Map<string, string>();
@@ -60,7 +72,13 @@ function prepare(o: Map<string, string>): void {
       "emulated.json": JSON.stringify(emulated),
       "known-differences.json": JSON.stringify(known),
       "mtty-uuids": target.devices.map((d) => d.name).join("\n") + "\n",
+      notebooks: GUEST_NOTEBOOKS.join("\n") + "\n",
+      "notebook-options.json": JSON.stringify(GUEST_NOTEBOOK_OPTIONS),
     },
+    entries: KERNEL_ENTRIES,
+    types: ["kernel-lib/index.d.ts"],
+    packages: KERNEL_PACKAGES,
+    files: GUEST_NOTEBOOKS,
     init: need(o, "init"),
     busybox: need(o, "busybox"),
     node: process.execPath,
@@ -126,12 +144,26 @@ function check(o: Map<string, string>): number {
     problems.push("the guest sent no differential records");
   }
 
+  console.log("notebooks (executed in the guest on the native backend):");
+  const executed = o.get("executed");
+  for (const report of notebookReports(guest.records, GUEST_NOTEBOOKS)) {
+    console.log(`  ${report.line}`);
+    if (report.record) for (const line of skipLines(report.record)) console.log(line);
+    for (const p of report.problems) console.log(`    FAILED: ${p}`);
+    problems.push(...report.problems);
+    if (executed && report.file !== null) {
+      mkdirSync(executed, { recursive: true });
+      writeFileSync(join(executed, basename(report.path)), report.file);
+    }
+  }
+  if (executed) console.log(`  executed notebooks: ${executed}`);
+
   if (problems.length) {
     console.log(`FAIL: ${problems.length} problem(s):`);
     for (const p of problems) console.log(`  - ${p}`);
     return 1;
   }
-  console.log("PASS: the native backend, the conformance suite and the differential test all passed on a real kernel");
+  console.log("PASS: the native backend, the conformance suite, the differential test and the notebooks all passed on a real kernel");
   return 0;
 }
 
