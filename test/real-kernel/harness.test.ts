@@ -5,10 +5,11 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { compareRuns, summarize, validateKnownDifferences, type KnownDifferences } from "./shared/compare.js";
 import { runDifferential, type DiffRecord } from "./shared/differential.js";
-import { formatRecord, formatSentinel, parseGuestOutput } from "./shared/protocol.js";
+import { formatRecord, formatSentinel, notebookRecords, parseGuestOutput, type GuestRecord, type NotebookPart } from "./shared/protocol.js";
 import { emulatedDiffTarget } from "./host/emulated.js";
 import { knownDifferencesPage } from "./host/markdown.js";
-import { importClosure, importsOf, packageName } from "./host/pack-initramfs.js";
+import { importClosure, importsOf, neverLoaded, packageName } from "./host/pack-initramfs.js";
+import { notebookReports } from "./host/notebooks.js";
 
 const known = JSON.parse(readFileSync(new URL("./known-differences.json", import.meta.url), "utf8")) as KnownDifferences;
 
@@ -129,6 +130,70 @@ describe("packing the guest's JavaScript", () => {
       expect(c.packages).toEqual(["commander"]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("the notebooks the guest executes", () => {
+  const NB = "notebooks/03-irq-restore.ipynb";
+  // big enough to take several slices even gzipped: 400 cells of seeded noise
+  let seed = 1;
+  const noise = () => Array.from({ length: 64 }, () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 24).toString(16)).join("");
+  const file = JSON.stringify({ cells: Array.from({ length: 400 }, (_, i) => ({ id: `c${i}`, outputs: [noise(), noise()] })) });
+  const summary = {
+    path: NB,
+    codeCells: 14,
+    executedCells: 9,
+    skipped: [
+      { index: 3, cellId: "lab-1", cause: "emulator-only", message: "skipped on the native backend (emulator-only): ..." },
+      { index: 4, cellId: "uses-lab", cause: "dependency", message: "skipped: this cell uses `x`, which cell 3 declares, and cell 3 was skipped" },
+      { index: 9, cellId: "lab-2", cause: "emulator-only", message: "skipped on the native backend (emulator-only): ..." },
+      { index: 10, cellId: "lab-3", cause: "emulator-only", message: "skipped on the native backend (emulator-only): ..." },
+      { index: 12, cellId: "uses-lab-2", cause: "dependency", message: "skipped: ..." },
+    ],
+    failures: [],
+    invalid: [],
+    seconds: 41.25,
+  };
+  const viaChannel = (records: GuestRecord[]) => parseGuestOutput(records.map((r) => formatRecord(r) + "\r").join("\n")).records;
+
+  it("come back whole over the results channel, in slices, and make one line each", () => {
+    const records = notebookRecords(summary, file);
+    expect(records.length).toBeGreaterThan(2);
+    const [report] = notebookReports(viaChannel(records), [NB]);
+    expect(report!.problems).toEqual([]);
+    expect(report!.file).toBe(file);
+    expect(report!.line).toBe(`${NB}: 9 cells run, 5 skipped (emulator-only 3, dependency 2), 0 failed (41.3 s in the guest)`);
+  });
+
+  it("fail the run on a failing cell, naming the notebook, the cell and the error", () => {
+    const withFailure = { ...summary, failures: [{ index: 7, cellId: "restore", cause: "error", message: "ClaimError: the vector fires once" }] };
+    const [report] = notebookReports(viaChannel(notebookRecords(withFailure, file)), [NB]);
+    expect(report!.line).toContain("1 failed");
+    expect(report!.problems).toEqual([`${NB}: cell 7/14 (id restore): ClaimError: the vector fires once`]);
+    const timedOut = { ...withFailure, failures: [{ index: 7, cellId: "restore", cause: "timeout", message: "did not finish within 600 s (interrupted)" }] };
+    expect(notebookReports(viaChannel(notebookRecords(timedOut, file)), [NB])[0]!.problems).toEqual([`${NB}: cell 7/14 (id restore): timeout: did not finish within 600 s (interrupted)`]);
+  });
+
+  it("fail the run when a notebook is missing, a slice is lost, or the cells do not add up", () => {
+    const records = notebookRecords(summary, file);
+    const lost = records.filter((r) => !(r.t === "ipynb" && (r as NotebookPart).part === 1));
+    const [damaged, missing] = notebookReports(viaChannel(lost), [NB, "notebooks/00-first-migration.ipynb"]);
+    expect(damaged!.file).toBeNull();
+    expect(damaged!.problems.join("\n")).toMatch(/did not come back: .*slice/);
+    expect(missing!.problems).toEqual(["notebooks/00-first-migration.ipynb: the guest sent no record of it"]);
+    const short = notebookReports(viaChannel(notebookRecords({ ...summary, executedCells: 7 }, file)), [NB])[0]!;
+    expect(short.problems).toEqual([`${NB}: 14 code cells, but 7 ran and 5 were skipped`]);
+    const extra = notebookReports(viaChannel(records), [])[0]!;
+    expect(extra.problems).toEqual([`${NB}: the guest sent a notebook the host did not ask for`]);
+  });
+
+  it("the initramfs leaves out only what the guest never loads", () => {
+    for (const kept of ["zeromq/build/linux/x64/node/glibc-115-Release/addon.node", "zeromq/lib/index.js", "typescript/lib/typescript.js", "typescript/lib/lib.es2022.d.ts", "@tslab/typescript-for-tslab/lib/typescript.js", "tslab/dist/converter.js"]) {
+      expect(neverLoaded(kept), kept).toBe(false);
+    }
+    for (const dropped of ["zeromq/build/darwin/x64/node/115/addon.node", "zeromq/build/linux/arm64/node/115/addon.node", "typescript/lib/tsserver.js", "typescript/lib/_tsc.js", "@tslab/typescript-for-tslab/lib/tsserverlibrary.js", "typescript/lib/ja/diagnosticMessages.generated.json", "zeromq/lib/index.js.map"]) {
+      expect(neverLoaded(dropped), dropped).toBe(true);
     }
   });
 });
