@@ -9,7 +9,8 @@
  * (cells run, skipped and why, failures) and the .ipynb in base64 slices.
  */
 import { NEEDS_BLOCKED_ARC_FIX_TAG } from "../../../kernel-lib/kernel/cell-skips.js";
-import { executeNotebook, type NotebookRun } from "../../../kernel-lib/kernel/notebook-check.js";
+import { availableParallelism } from "node:os";
+import { executeNotebook, inPool, type NotebookRun } from "../../../kernel-lib/kernel/notebook-check.js";
 import { serializeNotebook } from "../../../kernel-lib/kernel/notebook.js";
 import { notebookRecords, type NotebookCellNote } from "../shared/protocol.js";
 import type { Reporter } from "./report.js";
@@ -36,26 +37,35 @@ function summaryOf(run: NotebookRun): Parameters<typeof notebookRecords>[0] {
   return { path: run.path, codeCells: run.codeCells, executedCells: run.executedCells, skipped, failures, invalid: run.invalid, seconds: Math.round(run.seconds * 10) / 10 };
 }
 
-/** Executes each notebook (paths relative to the working directory, /pkg) and reports it. */
+/**
+ * Executes each notebook (paths relative to the working directory, /pkg), as many at once as the
+ * guest has CPUs (one today: the guest kernel is built without SMP), and reports each as it finishes: its records are sent in one go, so two
+ * notebooks' slices never interleave. Two notebooks that both ask createBackend() for the mtty
+ * instances at once would compete for them (a device another process holds is not offered): the
+ * one left without fails with createBackend's "no free device". Today only 07-conformance asks,
+ * and it runs last.
+ */
 export async function runNotebookTests(r: Reporter, paths: readonly string[], options: GuestNotebookOptions): Promise<void> {
-  for (const path of paths) {
-    let run: NotebookRun;
-    try {
-      run = await executeNotebook(path, {
-        backend: "native",
-        allowTags: GUEST_ALLOW_TAGS,
-        timeoutSeconds: options.timeoutSeconds,
-        kernelStartTimeoutMs: options.kernelStartTimeoutMs,
-        onCell: (_, p) => console.log(`# ${path}: cell ${p.index}/${p.total} ${p.status} ${p.seconds.toFixed(1)} s`),
-      });
-    } catch (e) {
-      r.result("notebooks", path, false, `not executed: ${e instanceof Error ? e.message : String(e)}`);
-      continue;
-    }
-    for (const record of notebookRecords(summaryOf(run), serializeNotebook(run.notebook))) r.record(record);
-    const skipped = run.skippedCells.length;
-    const detail = `${run.executedCells}/${run.codeCells} cells run, ${skipped} skipped, ${run.failures.length} failed, ${run.seconds.toFixed(1)} s`;
-    const first = run.failures[0];
-    r.result("notebooks", path, run.ok, first ? `${detail}; cell ${first.index} (id ${first.cellId}): ${first.message.split("\n")[0]}` : detail);
+  const tasks = paths.map((path) => () => runOne(r, path, options));
+  await inPool(tasks, availableParallelism());
+}
+
+async function runOne(r: Reporter, path: string, options: GuestNotebookOptions): Promise<void> {
+  let run: NotebookRun;
+  try {
+    run = await executeNotebook(path, {
+      backend: "native",
+      allowTags: GUEST_ALLOW_TAGS,
+      timeoutSeconds: options.timeoutSeconds,
+      kernelStartTimeoutMs: options.kernelStartTimeoutMs,
+      onCell: (_, p) => console.log(`# ${path}: cell ${p.index}/${p.total} ${p.status} ${p.seconds.toFixed(1)} s`),
+    });
+  } catch (e) {
+    r.result("notebooks", path, false, `not executed: ${e instanceof Error ? e.message : String(e)}`);
+    return;
   }
+  for (const record of notebookRecords(summaryOf(run), serializeNotebook(run.notebook))) r.record(record);
+  const detail = `${run.executedCells}/${run.codeCells} cells run, ${run.skippedCells.length} skipped, ${run.failures.length} failed, ${run.seconds.toFixed(1)} s`;
+  const first = run.failures[0];
+  r.result("notebooks", path, run.ok, first ? `${detail}; cell ${first.index} (id ${first.cellId}): ${first.message.split("\n")[0]}` : detail);
 }

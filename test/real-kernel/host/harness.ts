@@ -136,10 +136,13 @@ function check(o: Map<string, string>): number {
       console.log(`  drafts of the unlisted entries: ${draft}`);
     }
     for (const d of result.stale) console.log(`  note: ${KNOWN} lists "${d.step}", which this run did not show as that difference; remove or update the entry`);
-    const page = need(o, "markdown");
-    mkdirSync(dirname(page), { recursive: true });
-    writeFileSync(page, knownDifferencesPage(result, { kernel: guest.summary?.kernel ?? "(unknown)" }));
-    console.log(`wrote ${page}`);
+    // a guest that did not finish (a panic, a stopped run) leaves the page as it was
+    if (guest.summary) {
+      const page = need(o, "markdown");
+      mkdirSync(dirname(page), { recursive: true });
+      writeFileSync(page, knownDifferencesPage(result, { kernel: guest.summary.kernel }));
+      console.log(`wrote ${page}`);
+    }
   } else {
     problems.push("the guest sent no differential records");
   }
