@@ -9,7 +9,7 @@ import { formatRecord, formatSentinel, notebookRecords, parseGuestOutput, type G
 import { emulatedDiffTarget } from "./host/emulated.js";
 import { knownDifferencesPage } from "./host/markdown.js";
 import { importClosure, importsOf, neverLoaded, packageName } from "./host/pack-initramfs.js";
-import { notebookReports } from "./host/notebooks.js";
+import { differencesText, notebookReports, outputDifferences } from "./host/notebooks.js";
 
 const known = JSON.parse(readFileSync(new URL("./known-differences.json", import.meta.url), "utf8")) as KnownDifferences;
 
@@ -195,5 +195,19 @@ describe("the notebooks the guest executes", () => {
     for (const dropped of ["zeromq/build/darwin/x64/node/115/addon.node", "zeromq/build/linux/arm64/node/115/addon.node", "typescript/lib/tsserver.js", "typescript/lib/_tsc.js", "@tslab/typescript-for-tslab/lib/tsserverlibrary.js", "typescript/lib/ja/diagnosticMessages.generated.json", "zeromq/lib/index.js.map"]) {
       expect(neverLoaded(dropped), dropped).toBe(true);
     }
+  });
+});
+
+describe("the guest's outputs against the emulator's", () => {
+  const cell = (id: string, outputs: unknown[]) => ({ cell_type: "code", id, outputs });
+  const result = (n: number, text: string) => ({ output_type: "execute_result", execution_count: n, data: { "text/plain": text }, metadata: {} });
+  const emulated = JSON.stringify({ cells: [{ cell_type: "markdown", id: "m" }, cell("a", [result(1, "x")]), cell("lab", [result(2, "lab")]), cell("b", [result(3, "y")]), cell("dev", [result(4, "NIC: 47 passed")])] });
+  const guest = JSON.stringify({ cells: [{ cell_type: "markdown", id: "m" }, cell("a", [result(1, "x")]), cell("lab", [{ output_type: "display_data", data: { "text/plain": "skipped" }, metadata: {} }]), cell("b", [result(2, "y")]), cell("dev", [result(3, "mtty: 47 passed")])] });
+
+  it("compares the cells run on both sides, by id, ignoring the execution counts that skipped cells shift", () => {
+    const differences = outputDifferences(guest, emulated, [{ cellId: "lab" }]);
+    expect(differences).toEqual([{ index: 4, cellId: "dev" }]);
+    expect(differencesText(differences)).toBe(", outputs differ from the emulator's in 1 cell (4 dev)");
+    expect(differencesText([])).toBe(", outputs as on the emulator");
   });
 });

@@ -55,6 +55,16 @@ echo "== initramfs"
 node "$harness" prepare --repo "$repo" --stage "$work/stage" --init "$here/guest/init.sh" \
   --busybox "$(command -v busybox)" --emulated "$work/emulated.json" --out "$work/initrd"
 
+# the guest's notebooks on the emulator, for comparing outputs: on the host, beside QEMU's one vCPU thread
+mkdir -p "$work/emulated-notebooks"
+(
+  for nb in $(node "$harness" notebooks); do
+    node dist/cli/main.js run "$nb" -o "$work/emulated-notebooks/$(basename "$nb")" >"$work/emulated-notebooks/$(basename "$nb").log" 2>&1 ||
+      rm -f "$work/emulated-notebooks/$(basename "$nb")"
+  done
+) &
+emulating=$!
+
 echo "== boot (TCG, timeout ${boot_timeout}s)"
 start=$SECONDS
 status=0
@@ -68,6 +78,8 @@ timeout --kill-after=10 "$boot_timeout" qemu-system-x86_64 \
 echo "QEMU exited with status $status after $((SECONDS - start)) s"
 [ "$status" = 124 ] && echo "real-kernel: the guest ran past ${boot_timeout}s and was stopped"
 
+wait "$emulating" || true
+
 echo "== guest console"
 # SeaBIOS clears the screen with escape sequences; drop them and the carriage returns
 sed -e 's/\x1b\[[0-9;?]*[a-zA-Z]//g' -e 's/\x1bc//g' -e 's/\r$//' "$work/console.log" || true
@@ -75,7 +87,7 @@ sed -e 's/\x1b\[[0-9;?]*[a-zA-Z]//g' -e 's/\x1bc//g' -e 's/\r$//' "$work/console
 echo "== verdict"
 if ! node "$harness" check --repo "$repo" --results "$work/results.log" --console "$work/console.log" \
   --emulated "$work/emulated.json" --markdown "$repo/docs-site/known-differences.md" --draft "$work/unlisted-differences.json" \
-  --executed "${REAL_KERNEL_EXECUTED:-$repo/test-output/real-kernel}"; then
+  --executed "${REAL_KERNEL_EXECUTED:-$repo/test-output/real-kernel}" --emulated-notebooks "$work/emulated-notebooks"; then
   keep=1
   exit 1
 fi

@@ -4,21 +4,23 @@
  *   harness.js prepare --repo R --stage S --init I --out INITRD
  *     runs the differential script on the emulator and packs the initramfs
  *     with that run, the known differences and the mtty UUIDs in /pkg/expected;
- *   harness.js check --results F --console F --emulated F --markdown F [--draft F] [--executed DIR]
+ *   harness.js notebooks
+ *     prints the notebooks the guest executes, one a line;
+ *   harness.js check --results F --console F --emulated F --markdown F [--draft F] [--executed DIR] [--emulated-notebooks DIR]
  *     reads what the guest sent, compares the differential runs, writes the
  *     known-differences page (and, with --draft, the unlisted differences as
  *     entries for known-differences.json), prints one line per notebook the
  *     guest executed (and, with --executed, writes the executed notebooks
  *     there) and exits 0 only if everything passed.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { compareRuns, validateKnownDifferences, type KnownDifferences } from "../shared/compare.js";
 import { runDifferential, type DiffRecord } from "../shared/differential.js";
 import { SECTIONS, parseGuestOutput, type TestRecord } from "../shared/protocol.js";
 import { emulatedDiffTarget } from "./emulated.js";
 import { knownDifferencesPage } from "./markdown.js";
-import { GUEST_NOTEBOOK_OPTIONS, GUEST_NOTEBOOKS, notebookReports, skipLines } from "./notebooks.js";
+import { differencesText, GUEST_NOTEBOOK_OPTIONS, GUEST_NOTEBOOKS, notebookReports, outputDifferences, skipLines } from "./notebooks.js";
 import { packInitramfs } from "./pack-initramfs.js";
 
 const KNOWN = "test/real-kernel/known-differences.json";
@@ -149,8 +151,17 @@ function check(o: Map<string, string>): number {
 
   console.log("notebooks (executed in the guest on the native backend):");
   const executed = o.get("executed");
+  const emulatedNotebooks = o.get("emulated-notebooks");
   for (const report of notebookReports(guest.records, GUEST_NOTEBOOKS)) {
-    console.log(`  ${report.line}`);
+    // the same notebook executed on the host's emulator, when run.sh had it executed
+    const emulatedFile = emulatedNotebooks ? join(emulatedNotebooks, basename(report.path)) : null;
+    let differences = "";
+    if (report.file !== null && report.record && emulatedFile) {
+      differences = existsSync(emulatedFile)
+        ? differencesText(outputDifferences(report.file, readFileSync(emulatedFile, "utf8"), report.record.skipped))
+        : ", not compared (the emulator's run did not complete)";
+    }
+    console.log(`  ${report.line}${differences}`);
     if (report.record) for (const line of skipLines(report.record)) console.log(line);
     for (const p of report.problems) console.log(`    FAILED: ${p}`);
     problems.push(...report.problems);
@@ -174,7 +185,8 @@ const [command, ...rest] = process.argv.slice(2);
 try {
   if (command === "prepare") prepare(options(rest));
   else if (command === "check") process.exitCode = check(options(rest));
-  else throw new Error(`usage: harness.js prepare|check --option value ...`);
+  else if (command === "notebooks") console.log(GUEST_NOTEBOOKS.join("\n"));
+  else throw new Error(`usage: harness.js prepare|check --option value ... | harness.js notebooks`);
 } catch (e) {
   console.error(`real-kernel harness: ${e instanceof Error ? e.message : String(e)}`);
   process.exitCode = 2;

@@ -76,3 +76,43 @@ export function notebookReports(records: readonly GuestRecord[], expected: reado
 export function skipLines(record: NotebookRecord): string[] {
   return record.skipped.map((s) => `    cell ${s.index} (id ${s.cellId}): ${s.message}`);
 }
+
+interface SavedCell {
+  cell_type: string;
+  id?: string;
+  outputs?: unknown[];
+}
+
+/** A cell that ran in the guest and on the emulator and showed something different. */
+export interface OutputDifference {
+  /** 1-based among the code cells */
+  index: number;
+  cellId: string;
+}
+
+/**
+ * The code cells that ran on both sides (not skipped in the guest) whose outputs differ between
+ * the guest's execution and the emulator's, matched by cell id. Informational: cells that build
+ * their own emulated machine should show no difference at all; those that reach the devices
+ * through createBackend() differ where the device model shows (mtty is not the emulated NIC).
+ */
+export function outputDifferences(guestFile: string, emulatedFile: string, skipped: readonly { cellId: string }[]): OutputDifference[] {
+  const code = (text: string) => (JSON.parse(text) as { cells: SavedCell[] }).cells.filter((c) => c.cell_type === "code");
+  // an execute_result carries the cell's execution count, which skipped cells leave behind on the native side
+  const shown = (c: SavedCell) => JSON.stringify((c.outputs ?? []).map((o) => ({ ...(o as object), execution_count: undefined })));
+  const emulated = new Map(code(emulatedFile).map((c) => [c.id ?? "", shown(c)]));
+  const skippedIds = new Set(skipped.map((c) => c.cellId));
+  const out: OutputDifference[] = [];
+  code(guestFile).forEach((cell, i) => {
+    const id = cell.id ?? "";
+    if (skippedIds.has(id)) return;
+    if (emulated.get(id) !== shown(cell)) out.push({ index: i + 1, cellId: id });
+  });
+  return out;
+}
+
+/** ", outputs differ from the emulator's in 1 cell (7 uapi-only)", or ", outputs as on the emulator". */
+export function differencesText(differences: readonly OutputDifference[]): string {
+  if (differences.length === 0) return ", outputs as on the emulator";
+  return `, outputs differ from the emulator's in ${differences.length} cell${differences.length === 1 ? "" : "s"} (${differences.map((d) => `${d.index} ${d.cellId}`).join(", ")})`;
+}
