@@ -1,13 +1,13 @@
 /**
  * site-build: `vfio-workbench build` as a user runs it, in a scratch copy of the project (the
- * notebooks and the lockfile, the package linked in as installed, an empty cache), three times:
+ * notebooks and the lockfile, the package and its dependencies linked in as installed, an empty cache), three times:
  * - cold: every notebook executed;
  * - warm: nothing changed, so nothing is executed (target: under 3 s);
  * - one changed: a markdown cell added to one notebook, so only that one is executed.
  * Each is reported as a ratio to the cold build of the same run.
  */
 import { spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { listNotebooks } from "../kernel-lib/kernel/notebook-check.js";
@@ -67,9 +67,13 @@ export const siteBuild: Benchmark = {
     try {
       mkdirSync(join(project, "notebooks"));
       for (const path of notebooks) copyFileSync(path, join(project, "notebooks", basename(path)));
-      // the package as a project that installed it sees it
+      // the packages as a project that installed vfio-workbench sees them: the package itself and
+      // its dependencies (some notebooks import one of those too, e.g. typescript)
       mkdirSync(join(project, "node_modules"));
       symlinkSync(root, join(project, "node_modules", "vfio-workbench"), "dir");
+      for (const entry of readdirSync(join(root, "node_modules"))) {
+        if (!entry.startsWith(".")) symlinkSync(join(root, "node_modules", entry), join(project, "node_modules", entry), "dir");
+      }
       if (existsSync(join(root, "package-lock.json"))) copyFileSync(join(root, "package-lock.json"), join(project, "package-lock.json"));
 
       const cold = await build(project);

@@ -121,6 +121,19 @@ async function executed(sources: readonly NotebookSource[], cache: ProjectCache,
   return { notebooks: sources.map((s) => results.get(s.path)!), ran: toRun.map((s) => s.path) };
 }
 
+/** A notebook's page, from the cache when this executed notebook was rendered by this code before. */
+function renderedNotebook(md: ReturnType<typeof createMarkdown>, cache: ProjectCache, notebook: Notebook, slug: string): RenderedNotebook {
+  const executed = serializeNotebook(notebook);
+  const hit = cache.getRendered(executed, slug);
+  if (hit !== null) {
+    const { vegaSpecs, ...rest } = JSON.parse(hit) as Omit<RenderedNotebook, "vegaSpecs"> & { vegaSpecs: [string, unknown][] };
+    return { ...rest, vegaSpecs: new Map(vegaSpecs) };
+  }
+  const page = renderNotebook(md, notebook, slug);
+  cache.putRendered(executed, slug, JSON.stringify({ ...page, vegaSpecs: [...page.vegaSpecs] }));
+  return page;
+}
+
 export async function buildSite(options: BuildOptions = {}): Promise<BuildResult> {
   const started = performance.now();
   const root = resolve(options.root ?? process.cwd());
@@ -134,7 +147,7 @@ export async function buildSite(options: BuildOptions = {}): Promise<BuildResult
   const { notebooks, ran } = await executed(sources, cache, options);
 
   const md = createMarkdown();
-  const rendered: (RenderedNotebook & { slug: string })[] = notebooks.map((nb, i) => ({ ...renderNotebook(md, nb, sources[i]!.slug), slug: sources[i]!.slug }));
+  const rendered: (RenderedNotebook & { slug: string })[] = notebooks.map((nb, i) => ({ ...renderedNotebook(md, cache, nb, sources[i]!.slug), slug: sources[i]!.slug }));
 
   const knownDifferencesPath = [join(root, "docs-site", "known-differences.md"), join(packageRoot, "docs-site", "known-differences.md")].find(existsSync);
   const extras: ExtraPage[] = [...(options.extraPages ?? [])];
