@@ -9,6 +9,9 @@
  * it takes the twin. node:buffer becomes the `buffer` package. Any other Node built-in that is
  * still reachable fails the bundle, naming the module that imports it: nothing Node-only leaks in.
  *
+ * It also bundles the live runner (docs-site/live/): live-runner.js for the page, live-worker.js
+ * for its worker.
+ *
  * Usage: node tools/bundle-browser.mjs [REPO]   (default: the repository this file is in)
  */
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
@@ -74,3 +77,22 @@ try {
   process.exit(1);
 }
 writeFileSync(join(outDir, "meta.json"), JSON.stringify(result.metafile));
+
+// the live runner: the page's side and its worker, each one module (docs-site/live/)
+try {
+  await build({
+    entryPoints: { "live-runner": join(root, "dist", "docs-site", "live", "live-runner.js"), "live-worker": join(root, "dist", "docs-site", "live", "worker.js") },
+    outdir: outDir,
+    bundle: true,
+    format: "esm",
+    platform: "browser",
+    target: "es2022",
+    minify: true,
+    legalComments: "external",
+    logLevel: "silent",
+    plugins: [browserTwins, nodeBuiltins],
+  });
+} catch (err) {
+  for (const e of err.errors ?? [err]) process.stderr.write(`bundle-browser: ${e.text ?? e.message}${e.location ? ` (${e.location.file}:${e.location.line})` : ""}\n`);
+  process.exit(1);
+}
