@@ -50,49 +50,41 @@ const nodeBuiltins = {
   },
 };
 
+/** One esbuild run for the page, with the rules above; a failure prints each error and exits 1. */
+async function bundle(options) {
+  try {
+    return await build({
+      outdir: outDir,
+      bundle: true,
+      format: "esm",
+      platform: "browser",
+      target: "es2022",
+      minify: true,
+      legalComments: "external",
+      logLevel: "silent",
+      plugins: [browserTwins, nodeBuiltins],
+      ...options,
+    });
+  } catch (err) {
+    for (const e of err.errors ?? [err]) process.stderr.write(`bundle-browser: ${e.text ?? e.message}${e.location ? ` (${e.location.file}:${e.location.line})` : ""}\n`);
+    process.exit(1);
+  }
+}
+
 rmSync(outDir, { recursive: true, force: true });
 mkdirSync(outDir, { recursive: true });
-let result;
-try {
-  result = await build({
-    entryPoints: [entry],
-    outdir: outDir,
-    entryNames: "vfio-workbench",
-    chunkNames: "chunks/[name]-[hash]",
-    // vega and vega-lite are reached by import() (kernel-lib/display/vega-loader.ts): split into
-    // chunks a page loads when a chart needs them, and modules they share evaluate in order
-    splitting: true,
-    bundle: true,
-    format: "esm",
-    platform: "browser",
-    target: "es2022",
-    minify: true,
-    legalComments: "external",
-    metafile: true,
-    logLevel: "silent",
-    plugins: [browserTwins, nodeBuiltins],
-  });
-} catch (err) {
-  for (const e of err.errors ?? [err]) process.stderr.write(`bundle-browser: ${e.text ?? e.message}${e.location ? ` (${e.location.file}:${e.location.line})` : ""}\n`);
-  process.exit(1);
-}
-writeFileSync(join(outDir, "meta.json"), JSON.stringify(result.metafile));
+const library = await bundle({
+  entryPoints: [entry],
+  entryNames: "vfio-workbench",
+  chunkNames: "chunks/[name]-[hash]",
+  // vega and vega-lite are reached by import() (kernel-lib/display/vega-loader.ts): split into
+  // chunks a page loads when a chart needs them, and modules they share evaluate in order
+  splitting: true,
+  metafile: true,
+});
+writeFileSync(join(outDir, "meta.json"), JSON.stringify(library.metafile));
 
 // the live runner: the page's side and its worker, each one module (docs-site/live/)
-try {
-  await build({
-    entryPoints: { "live-runner": join(root, "dist", "docs-site", "live", "live-runner.js"), "live-worker": join(root, "dist", "docs-site", "live", "worker.js") },
-    outdir: outDir,
-    bundle: true,
-    format: "esm",
-    platform: "browser",
-    target: "es2022",
-    minify: true,
-    legalComments: "external",
-    logLevel: "silent",
-    plugins: [browserTwins, nodeBuiltins],
-  });
-} catch (err) {
-  for (const e of err.errors ?? [err]) process.stderr.write(`bundle-browser: ${e.text ?? e.message}${e.location ? ` (${e.location.file}:${e.location.line})` : ""}\n`);
-  process.exit(1);
-}
+await bundle({
+  entryPoints: { "live-runner": join(root, "dist", "docs-site", "live", "live-runner.js"), "live-worker": join(root, "dist", "docs-site", "live", "worker.js") },
+});
