@@ -9,8 +9,8 @@
  * it takes the twin. node:buffer becomes the `buffer` package. Any other Node built-in that is
  * still reachable fails the bundle, naming the module that imports it: nothing Node-only leaks in.
  *
- * It also bundles the live runner (docs-site/live/): live-runner.js for the page, live-worker.js
- * for its worker.
+ * The same run bundles the live cells (docs-site/live/): live-page.js (the page's editors and
+ * buttons), live-runner.js and live-worker.js (the runner and its worker).
  *
  * Usage: node tools/bundle-browser.mjs [REPO]   (default: the repository this file is in)
  */
@@ -73,18 +73,19 @@ async function bundle(options) {
 
 rmSync(outDir, { recursive: true, force: true });
 mkdirSync(outDir, { recursive: true });
-const library = await bundle({
-  entryPoints: [entry],
-  entryNames: "vfio-workbench",
+// one run, so the library, the live runner, its worker and the live page share their chunks
+const result = await bundle({
+  entryPoints: {
+    "vfio-workbench": entry,
+    "live-runner": join(root, "dist", "docs-site", "live", "live-runner.js"),
+    "live-worker": join(root, "dist", "docs-site", "live", "worker.js"),
+    "live-page": join(root, "dist", "docs-site", "live", "page.js"),
+  },
+  entryNames: "[name]",
   chunkNames: "chunks/[name]-[hash]",
   // vega and vega-lite are reached by import() (kernel-lib/display/vega-loader.ts): split into
   // chunks a page loads when a chart needs them, and modules they share evaluate in order
   splitting: true,
   metafile: true,
 });
-writeFileSync(join(outDir, "meta.json"), JSON.stringify(library.metafile));
-
-// the live runner: the page's side and its worker, each one module (docs-site/live/)
-await bundle({
-  entryPoints: { "live-runner": join(root, "dist", "docs-site", "live", "live-runner.js"), "live-worker": join(root, "dist", "docs-site", "live", "worker.js") },
-});
+writeFileSync(join(outDir, "meta.json"), JSON.stringify(result.metafile));
