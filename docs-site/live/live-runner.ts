@@ -34,6 +34,9 @@ export class LiveRunner {
   /** cells that succeeded, in order: what a new worker replays */
   private history: string[] = [];
   private queue: Promise<unknown> = Promise.resolve();
+  /** ends the request in flight, as if it had timed out, when the reader interrupts */
+  private stopCurrent: (() => void) | null = null;
+  private interrupted = false;
 
   constructor(private readonly options: LiveRunnerOptions) {}
 
@@ -42,6 +45,16 @@ export class LiveRunner {
     const next = this.queue.then(() => this.runNow(code));
     this.queue = next.catch(() => undefined);
     return next;
+  }
+
+  /**
+   * Stops the cell that is running: a worker cannot be interrupted from outside, so it is
+   * terminated, and the next cell runs in a new one after the cells that had succeeded.
+   */
+  interrupt(): void {
+    if (!this.stopCurrent) return;
+    this.interrupted = true;
+    this.stopCurrent();
   }
 
   /** Forgets every declaration and the emulator's state: the next cell starts in a new worker. */
@@ -69,6 +82,10 @@ export class LiveRunner {
     if (reply === null) {
       this.worker?.terminate();
       this.worker = null;
+      if (this.interrupted) {
+        this.interrupted = false;
+        return { ok: false, timedOut: false, outputs: [{ output_type: "error", ename: "KeyboardInterrupt", evalue: "the cell was interrupted", traceback: ["KeyboardInterrupt: the cell was interrupted"] }] };
+      }
       const seconds = limit / 1000;
       return {
         ok: false,
@@ -96,10 +113,12 @@ export class LiveRunner {
       };
       const done = (reply: WorkerReply | null) => {
         clearTimeout(timer);
+        this.stopCurrent = null;
         worker.removeEventListener("message", onMessage);
         worker.removeEventListener("error", onError);
         resolve(reply);
       };
+      this.stopCurrent = () => done(null);
       worker.addEventListener("message", onMessage);
       worker.addEventListener("error", onError);
       worker.postMessage(request);

@@ -156,7 +156,13 @@ export async function startLive(options: LiveOptions): Promise<{ runAll(): Promi
   const note = document.createElement("p");
   note.textContent =
     "Live: the cells run in this page, in your browser, against the emulator (no server; nothing is sent anywhere). Edit a cell and run it; Reset brings back the built page.";
-  banner.append(note, button("Run all", "Run every cell from the first, in a fresh emulator", () => void runAll()), button("Reset", "Bring back the built outputs and code", () => reset()), status);
+  banner.append(
+    note,
+    button("Run all", "Run every cell from the first, in a fresh emulator", () => void runAll()),
+    button("Stop", "Interrupt the running cell", () => runner.interrupt()),
+    button("Reset", "Bring back the built outputs and code", () => reset()),
+    status,
+  );
   main.prepend(banner);
   document.documentElement.classList.add("live");
   return { runAll, reset: () => reset() };

@@ -113,4 +113,19 @@ describe.skipIf(!haveChromium)("the live runner in chromium", () => {
     expect(runs[2]!.outputs[0]).toMatchObject({ output_type: "error", ename: "TimeoutError" });
     expect(runs[3]!.outputs).toEqual([expect.objectContaining({ output_type: "execute_result", data: { "text/plain": "42" } })]);
   }, 120_000);
+
+  it("interrupts a looping cell when asked, and the next cell still sees what came before", async () => {
+    const runs = (await page.evaluate(`(async () => {
+      const runner = newRunner(60000);
+      const first = await runner.run("const kept = 6;");
+      const looping = runner.run("while (true) {}");
+      setTimeout(() => runner.interrupt(), 1500);
+      const stopped = await looping;
+      const after = await runner.run("kept * 7");
+      runner.reset();
+      return [first, stopped, after];
+    })()`)) as Array<{ ok: boolean; timedOut: boolean; outputs: Output[] }>;
+    expect(runs[1]).toMatchObject({ ok: false, timedOut: false, outputs: [{ output_type: "error", ename: "KeyboardInterrupt", evalue: "the cell was interrupted" }] });
+    expect(runs[2]!.outputs).toEqual([expect.objectContaining({ output_type: "execute_result", data: { "text/plain": "42" } })]);
+  }, 120_000);
 });
