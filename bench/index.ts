@@ -4,6 +4,7 @@ import { dirtyHarvestHwpt } from "./dirty-harvest-hwpt.js";
 import { dmaThroughput } from "./dma-throughput.js";
 import { fuzz } from "./fuzz.js";
 import { kernelCell } from "./kernel-cell.js";
+import { liveCell } from "./live-cell.js";
 import { migrationProperty } from "./migration-property.js";
 import { migrationSim } from "./migration-sim.js";
 import { notebooks } from "./notebooks.js";
@@ -12,4 +13,4 @@ import { sparseMemory } from "./sparse-memory.js";
 import type { Benchmark } from "./types.js";
 
 /** Every benchmark `vfio-workbench bench` runs, in order. Add new ones here. */
-export const benchmarks: readonly Benchmark[] = [dirtyHarvest, dirtyHarvestHwpt, dirtyHarvestDmaLog, dmaThroughput, sparseMemory, kernelCell, fuzz, migrationSim, migrationProperty, notebooks, siteBuild];
+export const benchmarks: readonly Benchmark[] = [dirtyHarvest, dirtyHarvestHwpt, dirtyHarvestDmaLog, dmaThroughput, sparseMemory, kernelCell, fuzz, migrationSim, migrationProperty, notebooks, siteBuild, liveCell];

@@ -1,13 +1,14 @@
 /**
- * site-build: `vfio-workbench build` as a user runs it, in a scratch copy of the project (the
- * notebooks and the lockfile, the package linked in as installed, an empty cache), three times:
+ * site-build: `vfio-workbench build` as a user runs it, in a scratch copy of the project
+ * (scratchProject(): the notebooks and the lockfile, the package linked in as installed, an empty
+ * cache), three times:
  * - cold: every notebook executed;
  * - warm: nothing changed, so nothing is executed (target: under 3 s);
  * - one changed: a markdown cell added to one notebook, so only that one is executed.
  * Each is reported as a ratio to the cold build of the same run.
  */
 import { spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { listNotebooks } from "../kernel-lib/kernel/notebook-check.js";
@@ -56,6 +57,25 @@ function touchNotebook(path: string): void {
   writeFileSync(path, JSON.stringify(notebook, null, 1) + "\n");
 }
 
+/**
+ * A project in a temporary folder that uses this package as an installed one would: the given
+ * notebooks, the lockfile, and node_modules holding the package itself and its dependencies
+ * (some notebooks import one of those too, e.g. typescript), linked. The caller removes it.
+ */
+export function scratchProject(notebooks: readonly string[]): string {
+  const root = packageInfo().root;
+  const project = mkdtempSync(join(tmpdir(), "vfio-workbench-project-"));
+  mkdirSync(join(project, "notebooks"));
+  for (const path of notebooks) copyFileSync(path, join(project, "notebooks", basename(path)));
+  mkdirSync(join(project, "node_modules"));
+  symlinkSync(root, join(project, "node_modules", "vfio-workbench"), "dir");
+  for (const entry of readdirSync(join(root, "node_modules"))) {
+    if (!entry.startsWith(".")) symlinkSync(join(root, "node_modules", entry), join(project, "node_modules", entry), "dir");
+  }
+  if (existsSync(join(root, "package-lock.json"))) copyFileSync(join(root, "package-lock.json"), join(project, "package-lock.json"));
+  return project;
+}
+
 export const siteBuild: Benchmark = {
   name: "site-build",
   description: "the docs build cold, warm (target: executes nothing, < 3 s) and after one notebook changed (target: executes only it), each as a ratio to cold",
@@ -63,15 +83,8 @@ export const siteBuild: Benchmark = {
     const root = packageInfo().root;
     const all = listNotebooks(join(root, "notebooks"));
     const notebooks = quick ? all.slice(0, 2) : all;
-    const project = mkdtempSync(join(tmpdir(), "vfio-workbench-site-build-"));
+    const project = scratchProject(notebooks);
     try {
-      mkdirSync(join(project, "notebooks"));
-      for (const path of notebooks) copyFileSync(path, join(project, "notebooks", basename(path)));
-      // the package as a project that installed it sees it
-      mkdirSync(join(project, "node_modules"));
-      symlinkSync(root, join(project, "node_modules", "vfio-workbench"), "dir");
-      if (existsSync(join(root, "package-lock.json"))) copyFileSync(join(root, "package-lock.json"), join(project, "package-lock.json"));
-
       const cold = await build(project);
       if (cold.executed.length !== notebooks.length) throw new Error(`site-build: the cold build executed ${cold.executed.length} of ${notebooks.length} notebooks`);
       const warm = await build(project);

@@ -4,7 +4,7 @@
  * page, adds the index, the glossary, known differences and the reference pages, checks every
  * internal link, and writes the site.
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { basename, dirname, join, resolve } from "node:path";
 import { defaultJobs, executeNotebooks, listNotebooks, runFailureLines } from "../kernel-lib/kernel/notebook-check.js";
@@ -79,6 +79,18 @@ function vendorAssets(): Record<string, string> {
   };
 }
 
+/**
+ * What "Run live" loads, only when a reader asks for it: the emulator's browser build, the live
+ * runner, its worker and the page's editors (dist/browser/, made at npm run build), and the
+ * TypeScript compiler the worker strips types with.
+ */
+function copyLiveAssets(packageRoot: string, to: string): void {
+  const from = join(packageRoot, "dist", "browser");
+  if (!existsSync(join(from, "live-page.js"))) throw new SiteBuildError([`${from}: no browser build (live-page.js); run npm run build`]);
+  cpSync(from, to, { recursive: true, filter: (file) => !file.endsWith("meta.json") });
+  copyFileSync(createRequire(import.meta.url).resolve("typescript"), join(to, "typescript.js"));
+}
+
 interface NotebookSource {
   path: string;
   slug: string;
@@ -121,6 +133,19 @@ async function executed(sources: readonly NotebookSource[], cache: ProjectCache,
   return { notebooks: sources.map((s) => results.get(s.path)!), ran: toRun.map((s) => s.path) };
 }
 
+/** A notebook's page, from the cache when this executed notebook was rendered by this code before. */
+function renderedNotebook(md: ReturnType<typeof createMarkdown>, cache: ProjectCache, notebook: Notebook, slug: string): RenderedNotebook {
+  const executed = serializeNotebook(notebook);
+  const hit = cache.getRendered(executed, slug);
+  if (hit !== null) {
+    const { vegaSpecs, ...rest } = JSON.parse(hit) as Omit<RenderedNotebook, "vegaSpecs"> & { vegaSpecs: [string, unknown][] };
+    return { ...rest, vegaSpecs: new Map(vegaSpecs) };
+  }
+  const page = renderNotebook(md, notebook, slug);
+  cache.putRendered(executed, slug, JSON.stringify({ ...page, vegaSpecs: [...page.vegaSpecs] }));
+  return page;
+}
+
 export async function buildSite(options: BuildOptions = {}): Promise<BuildResult> {
   const started = performance.now();
   const root = resolve(options.root ?? process.cwd());
@@ -134,7 +159,7 @@ export async function buildSite(options: BuildOptions = {}): Promise<BuildResult
   const { notebooks, ran } = await executed(sources, cache, options);
 
   const md = createMarkdown();
-  const rendered: (RenderedNotebook & { slug: string })[] = notebooks.map((nb, i) => ({ ...renderNotebook(md, nb, sources[i]!.slug), slug: sources[i]!.slug }));
+  const rendered: (RenderedNotebook & { slug: string })[] = notebooks.map((nb, i) => ({ ...renderedNotebook(md, cache, nb, sources[i]!.slug), slug: sources[i]!.slug }));
 
   const knownDifferencesPath = [join(root, "docs-site", "known-differences.md"), join(packageRoot, "docs-site", "known-differences.md")].find(existsSync);
   const extras: ExtraPage[] = [...(options.extraPages ?? [])];
@@ -151,7 +176,8 @@ export async function buildSite(options: BuildOptions = {}): Promise<BuildResult
     vegaSpecs: r.vegaSpecs,
     banner:
       `<p class="run-banner"><a href="notebooks/${r.slug}.ipynb" download>Download ${r.slug}.ipynb</a> · run it: ` +
-      `<code>npx vfio-workbench run notebooks/${r.slug}.ipynb -o executed/${r.slug}.ipynb</code>, or open it in Jupyter with the vfio-workbench kernel</p>`,
+      `<code>npx vfio-workbench run notebooks/${r.slug}.ipynb -o executed/${r.slug}.ipynb</code>, or open it in Jupyter with the vfio-workbench kernel` +
+      ` <button type="button" class="live-toggle" data-slug="${r.slug}" hidden>Run live in this page</button></p>`,
   }));
   for (const extra of extras) {
     const env = {};
@@ -187,6 +213,7 @@ export async function buildSite(options: BuildOptions = {}): Promise<BuildResult
   for (const [name, from] of Object.entries(assets)) copyFileSync(from, join(staging, "assets", name));
   for (const name of ["site.css", "site.js"]) copyFileSync(join(ownAssets, name), join(staging, "assets", name));
   writeFileSync(join(staging, "assets", "search-index.js"), searchIndexScript(documents));
+  copyLiveAssets(packageRoot, join(staging, "assets", "live"));
   for (const s of sources) writeFileSync(join(staging, "notebooks", `${s.slug}.ipynb`), s.text);
   rmSync(out, { recursive: true, force: true });
   renameSync(staging, out);

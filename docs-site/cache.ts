@@ -87,10 +87,12 @@ export class ExecutionCache extends KeyedFileCache {
  */
 export class ProjectCache {
   private readonly store: ExecutionCache;
+  private readonly renderedStore: KeyedFileCache;
   private readonly shared: Omit<CacheKeyParts, "notebookSource">;
 
   constructor(projectRoot: string, packageRoot: string) {
     this.store = new ExecutionCache(projectRoot);
+    this.renderedStore = new KeyedFileCache(projectRoot, "rendered", ".json");
     const lockPath = join(projectRoot, "package-lock.json");
     this.shared = { lockfile: existsSync(lockPath) ? readFileSync(lockPath, "utf8") : "", nodeVersion: process.version, codeHash: packageCodeHash(packageRoot) };
   }
@@ -105,5 +107,18 @@ export class ProjectCache {
 
   put(notebookSource: string, executed: string): void {
     this.store.put(this.keyFor(notebookSource), executed);
+  }
+
+  /** A page rendered from an executed notebook, by that notebook and the package's code (which renders it). */
+  private renderedKey(executed: string, slug: string): string {
+    return createHash("sha256").update(executed).update("\0slug\0").update(slug).update("\0code\0").update(this.shared.codeHash).digest("hex");
+  }
+
+  getRendered(executed: string, slug: string): string | null {
+    return this.renderedStore.get(this.renderedKey(executed, slug));
+  }
+
+  putRendered(executed: string, slug: string, rendered: string): void {
+    this.renderedStore.put(this.renderedKey(executed, slug), rendered);
   }
 }

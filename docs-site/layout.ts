@@ -74,7 +74,7 @@ function scriptJson(value: unknown): string {
  * Regions that scroll sideways (code, long output, wide tables and figures) take keyboard focus,
  * so a reader without a mouse can scroll them too.
  */
-function focusableScrollers(html: string): string {
+export function focusableScrollers(html: string): string {
   return html
     .replace(/<pre(?![^>]*tabindex)/g, '<pre tabindex="0"')
     .replace(/<(div|figure) class="(table-wrap|output html|output chart[^"]*)"/g, '<$1 tabindex="0" class="$2"');

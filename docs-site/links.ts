@@ -2,7 +2,7 @@
  * Every internal link of the site must reach a page that exists and, when it names one, an
  * anchor on that page. A broken one fails the build, naming the page and the link.
  */
-import { parseHTML } from "linkedom";
+import { Parser } from "htmlparser2";
 
 export interface BuiltPage {
   /** file name in the site, e.g. 01-uapi-tour.html */
@@ -21,16 +21,26 @@ function external(href: string): boolean {
 
 /** The broken internal links, as "page: link (why)". */
 export function brokenLinks(pages: readonly BuiltPage[], otherFiles: ReadonlySet<string>): string[] {
+  // one streaming pass over each page (no DOM): its ids, and its links in document order
   const ids = new Map<string, Set<string>>();
-  const documents = pages.map((page) => {
-    const { document } = parseHTML(page.html);
-    ids.set(page.file, new Set(Array.from(document.querySelectorAll("[id]")).map((el) => el.getAttribute("id")!)));
-    return { page, document };
-  });
+  const links = new Map<string, string[]>();
+  for (const page of pages) {
+    const pageIds = new Set<string>();
+    const hrefs: string[] = [];
+    const parser = new Parser({
+      onopentag(name, attributes) {
+        if (attributes.id !== undefined) pageIds.add(attributes.id);
+        if (name === "a" && attributes.href !== undefined) hrefs.push(attributes.href);
+      },
+    });
+    parser.write(page.html);
+    parser.end();
+    ids.set(page.file, pageIds);
+    links.set(page.file, hrefs);
+  }
   const problems: string[] = [];
-  for (const { page, document } of documents) {
-    for (const a of Array.from(document.querySelectorAll("a[href]"))) {
-      const href = a.getAttribute("href")!;
+  for (const page of pages) {
+    for (const href of links.get(page.file)!) {
       if (external(href)) continue;
       const [path, fragment] = href.split("#", 2) as [string, string | undefined];
       const target = path === "" ? page.file : decodeURIComponent(path);

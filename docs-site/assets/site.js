@@ -123,4 +123,31 @@
     });
     document.addEventListener("click", function (e) { if (!results.contains(e.target) && e.target !== input) results.hidden = true; });
   }
+
+  // --- Run live: the page's cells in this browser, loaded only when asked for ----------------------
+  var live = document.querySelector("button.live-toggle");
+  if (live) {
+    live.hidden = false;
+    live.addEventListener("click", function () {
+      if (location.protocol === "file:") {
+        live.insertAdjacentText("afterend", " (running cells live needs the site served over HTTP: npx vfio-workbench serve, or any static web server)");
+        live.disabled = true;
+        return;
+      }
+      live.disabled = true;
+      live.textContent = "Loading the emulator…";
+      var assets = new URL("assets/live/", location.href).href;
+      import(assets + "live-page.js")
+        .then(function (m) {
+          return m.startLive({ assets: assets, notebook: new URL("notebooks/" + live.dataset.slug + ".ipynb", location.href).href, slug: live.dataset.slug });
+        })
+        .then(function (session) {
+          window.vfioWorkbenchLive = session;
+          live.hidden = true;
+        })
+        .catch(function (err) {
+          live.textContent = "Run live failed: " + err.message;
+        });
+    });
+  }
 })();

@@ -9,7 +9,7 @@
  * renders of one chart are byte-identical, while different charts inlined in
  * one page still get distinct ids.
  */
-import { createHash } from "node:crypto";
+import { sha256Hex } from "../../hw-emu/sim/digest.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 const XLINK_NS = "http://www.w3.org/1999/xlink";
@@ -45,7 +45,7 @@ function renumber(markup: string, prefix: string): { markup: string; count: numb
 export function normalizeIds(markup: string, namespace = "vw"): string {
   const first = renumber(markup, "\u0000");
   if (first.count === 0) return markup;
-  const hash = createHash("sha256").update(first.markup).digest("hex").slice(0, 10);
+  const hash = sha256Hex(first.markup).slice(0, 10);
   return renumber(markup, `${namespace}-${hash}`).markup;
 }
 

@@ -21,7 +21,13 @@ let loading: Promise<VegaModules> | undefined;
 
 export function loadVega(): Promise<VegaModules> {
   loading ??= Promise.all([import("vega"), import("vega-lite")]).then(
-    ([vega, vl]) => ({ vega, vl }),
+    ([vega, vl]) => {
+      // Text widths from vega's estimate, never from a canvas: Node has none, and a page that
+      // measured with its fonts would draw the same chart with other numbers than the build did.
+      // (vega re-exports vega-scenegraph's textMetrics; its typings leave it out)
+      (vega as unknown as { textMetrics: { canvas(use: boolean): void } }).textMetrics.canvas(false);
+      return { vega, vl };
+    },
     (e: unknown) => {
       // let a later call try again rather than caching the failure
       loading = undefined;

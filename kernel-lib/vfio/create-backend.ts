@@ -55,7 +55,7 @@ export class BackendError extends Error {
 }
 
 /** The backend the runner asked for, or the emulator. */
-export function backendKindFromEnv(env: NodeJS.ProcessEnv = process.env): BackendKind {
+export function backendKindFromEnv(env: Readonly<Record<string, string | undefined>> = typeof process === "undefined" ? {} : process.env): BackendKind {
   const value = env[BACKEND_ENV];
   if (value === undefined || value === "" || value === "emu") return "emu";
   if (value === "native") return "native";

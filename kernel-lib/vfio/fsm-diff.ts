@@ -10,7 +10,7 @@
  * ERROR although both ends are supported) never leaves the loop: that outcome is
  * "soft lockup", not EINVAL.
  */
-import { readFileSync } from "node:fs";
+import { readTableFile } from "./read-table-file.js";
 import { NEXT, FLAG_SETS, REQUIRES, findFlagSet, type MigState } from "../../hw-emu/uapi/migration-fsm.js";
 
 /** state_flags_table of vfio_mig_get_next_state(): the migration flags each state needs (ERROR: ~0U), the same in every v2 kernel */
@@ -131,7 +131,7 @@ export function loadFsmTable(versionOrFile: string): FsmTable {
   if (!/[/\\]|\.json$/i.test(versionOrFile)) return kernelFsmTable(versionOrFile);
   let text: string;
   try {
-    text = readFileSync(versionOrFile, "utf8");
+    text = readTableFile(versionOrFile);
   } catch (e) {
     throw new FsmTableError(`${versionOrFile}: cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }

@@ -9,7 +9,7 @@
  * Never-written host pages read as zeros, so the source's untouched pages are
  * exactly the pages a VMM would find to be zero and send as zero pages.
  */
-import { createHash } from "node:crypto";
+import { sha256 } from "../../hw-emu/sim/digest.js";
 import type { Mapping } from "../../hw-emu/uapi/index.js";
 import { lab } from "../backends/emu.js";
 
@@ -68,8 +68,9 @@ export class GuestRam implements SourceRam {
    * every page that is not all zeros, by guest page number and content hash.
    */
   digest(): string {
-    const h = createHash("sha256");
+    const h = sha256();
     const rec = new Uint32Array(2);
+    const recBytes = new Uint8Array(rec.buffer);
     const pages = this.allocatedPages();
     for (let i = 0; i < pages.length; i++) {
       const p = pages[i]!;
@@ -77,9 +78,9 @@ export class GuestRam implements SourceRam {
       if (hash === ZERO_PAGE_HASH[0]) continue;
       rec[0] = p;
       rec[1] = hash;
-      h.update(rec);
+      h.update(recBytes);
     }
-    return h.digest("hex").slice(0, 32);
+    return h.hex().slice(0, 32);
   }
 }
 

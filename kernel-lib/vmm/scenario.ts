@@ -23,7 +23,7 @@
  *    was written since by a device's DMA (the devices' own DMA traces): nothing of
  *    the migration machinery wrote the source's memory.
  */
-import { createHash } from "node:crypto";
+import { sha256Hex } from "../../hw-emu/sim/digest.js";
 import { lab } from "../backends/emu.js";
 import { migrate } from "./migrate.js";
 import { SimulatedVm } from "./simulated-vm.js";
@@ -50,7 +50,7 @@ export interface ScenarioReport {
   result: MigrationResult;
 }
 
-const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+const sha = (b: Uint8Array) => sha256Hex(b);
 
 /** Whether a successful migration may copy a stale page or device state without anyone noticing. */
 export function divergenceExpected(s: MigrationScenario): boolean {

@@ -103,6 +103,14 @@ afterAll(async () => {
   if (root) rmSync(root, { recursive: true, force: true });
 });
 
+/** A served page in chromium, loaded (and so subscribed to the server's events). */
+async function openPage(file: string) {
+  const page = await browser!.newPage();
+  await page.goto(new URL(file, url).href);
+  await page.waitForFunction(() => document.readyState === "complete");
+  return page;
+}
+
 describe("vfio-workbench serve", () => {
   it("builds the site first, then serves its pages on 127.0.0.1 with the live-reload script added", async () => {
     expect(log.text).toMatch(/notebooks\/alpha\.ipynb {2}executed/);
@@ -126,9 +134,7 @@ describe("vfio-workbench serve", () => {
   });
 
   it.skipIf(!haveChromium)("rebuilds only the notebook that changed, and an open page reloads with the new text", async () => {
-    const page = await browser!.newPage();
-    await page.goto(new URL("alpha.html", url).href);
-    await page.waitForFunction(() => document.readyState === "complete");
+    const page = await openPage("alpha.html");
     const mark = log.mark();
     writeNotebook(root, "alpha", "# Alpha\n\nThe second version of this page.", "6 * 7");
     await page.waitForFunction(() => document.body.textContent?.includes("The second version of this page."), undefined, { timeout: 90_000 });
@@ -140,9 +146,7 @@ describe("vfio-workbench serve", () => {
   }, 120_000);
 
   it.skipIf(!haveChromium)("shows why a rebuild failed on the open page, and keeps serving the last good build", async () => {
-    const page = await browser!.newPage();
-    await page.goto(new URL("beta.html", url).href);
-    await page.waitForFunction(() => document.readyState === "complete");
+    const page = await openPage("beta.html");
     const mark = log.mark();
     writeNotebook(root, "beta", "# Beta\n\nSee [a page that is not there](gamma.ipynb).", '"beta"');
     await log.waitFor(/the rebuild failed/, mark);

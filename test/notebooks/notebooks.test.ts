@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { listNotebooks } from "../../kernel-lib/kernel/notebook-check.js";
 import { cliMain, repoRoot, requireBuild } from "../kernel/helpers.js";
 import { siteInBrowser } from "../docs-site/site-in-browser.js";
+import { livePage } from "../docs-site/live-page.js";
 
 describe("notebooks", () => {
   it("there are notebooks", () => expect(listNotebooks(`${repoRoot}/notebooks`).length).toBeGreaterThan(0));
@@ -26,3 +27,5 @@ describe("notebooks", () => {
 
 // after check: it leaves what it ran in the build cache, so the site is built without executing again
 siteInBrowser();
+// "Run live" on that same site, served over HTTP
+livePage();

@@ -22,7 +22,7 @@
  * device, max queue depth, supported ops, queue count, CRC32}, then the
  * registers and context, then CRC32 of the register part.
  */
-import { crc32 } from "node:zlib";
+import { crc32 } from "../../sim/digest.js";
 import type { TimeSource } from "../../sim/clock.js";
 import type { DmaEngine } from "../dma.js";
 import { MsiController } from "../msi.js";

@@ -27,7 +27,8 @@
  * HEADER and every PAGE as initial data, then re-sends pages changed since;
  * stop-copy adds what is still dirty, REGS and END.
  */
-import { crc32 } from "node:zlib";
+import { Buffer } from "node:buffer";
+import { crc32 } from "../../sim/digest.js";
 import type { TimeSource } from "../../sim/clock.js";
 import type { DmaEngine } from "../dma.js";
 import { MsixController } from "../msix.js";
