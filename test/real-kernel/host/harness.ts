@@ -120,7 +120,8 @@ function check(o: Map<string, string>): number {
       const c = guest.summary.sections[s];
       console.log(`  ${s}: ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped`);
       if (c.failed > 0) problems.push(`${s}: ${c.failed} failed`);
-      if (c.passed === 0) problems.push(`${s}: nothing passed`);
+      // the notebooks section is empty unless REAL_KERNEL_NOTEBOOKS=1 asked for them
+      if (c.passed === 0 && !(s === "notebooks" && notebooksThisRun.length === 0)) problems.push(`${s}: nothing passed`);
     }
     const counted = SECTIONS.reduce((n, s) => n + guest.summary!.sections[s].passed + guest.summary!.sections[s].failed, 0);
     if (counted !== tests.length) problems.push(`the guest counted ${counted} results but sent ${tests.length}`);
@@ -186,7 +187,7 @@ function check(o: Map<string, string>): number {
     for (const p of problems) console.log(`  - ${p}`);
     return 1;
   }
-  console.log("PASS: the native backend, the conformance suite, the differential test and the notebooks all passed on a real kernel");
+  console.log(`PASS: the native backend, the conformance suite, the differential test${notebooksThisRun.length > 0 ? " and the notebooks" : ""} all passed on a real kernel${notebooksThisRun.length > 0 ? "" : " (the notebooks were not asked for: REAL_KERNEL_NOTEBOOKS=1)"}`);
   return 0;
 }
 
