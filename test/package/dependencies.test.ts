@@ -41,7 +41,8 @@ describe("package dependencies", () => {
         const text = readFileSync(file, "utf8");
         for (const m of text.matchAll(/(?:^|\s)(?:import|export)\s[^"';]*?from\s+"([^"]+)"|import\("([^"]+)"\)|require\("([^"]+)"\)/g)) {
           const spec = m[1] ?? m[2] ?? m[3]!;
-          if (spec.startsWith(".") || spec.startsWith("node:") || builtinModules.includes(spec)) continue;
+          // relative and absolute paths (a page's URL such as "/live-runner.js") name files, not packages
+          if (spec.startsWith(".") || spec.startsWith("/") || spec.startsWith("node:") || builtinModules.includes(spec)) continue;
           const name = packageOf(spec);
           seen.add(name);
           if (name === "vfio-workbench") continue;
