@@ -9,7 +9,8 @@ import { formatRecord, formatSentinel, notebookRecords, parseGuestOutput, type G
 import { emulatedDiffTarget } from "./host/emulated.js";
 import { knownDifferencesPage } from "./host/markdown.js";
 import { importClosure, importsOf, neverLoaded, packageName } from "./host/pack-initramfs.js";
-import { differencesText, notebookReports, outputDifferences } from "./host/notebooks.js";
+import { notebookReports } from "./host/notebooks.js";
+import { cellOutputsText, compareNotebookOutputs, comparisonProblems, comparisonText } from "./host/notebook-differential.js";
 
 const known = JSON.parse(readFileSync(new URL("./known-differences.json", import.meta.url), "utf8")) as KnownDifferences;
 
@@ -199,15 +200,53 @@ describe("the notebooks the guest executes", () => {
 });
 
 describe("the guest's outputs against the emulator's", () => {
+  const NB = "notebooks/07-conformance.ipynb";
   const cell = (id: string, outputs: unknown[]) => ({ cell_type: "code", id, outputs });
-  const result = (n: number, text: string) => ({ output_type: "execute_result", execution_count: n, data: { "text/plain": text }, metadata: {} });
-  const emulated = JSON.stringify({ cells: [{ cell_type: "markdown", id: "m" }, cell("a", [result(1, "x")]), cell("lab", [result(2, "lab")]), cell("b", [result(3, "y")]), cell("dev", [result(4, "NIC: 47 passed")])] });
-  const guest = JSON.stringify({ cells: [{ cell_type: "markdown", id: "m" }, cell("a", [result(1, "x")]), cell("lab", [{ output_type: "display_data", data: { "text/plain": "skipped" }, metadata: {} }]), cell("b", [result(2, "y")]), cell("dev", [result(3, "mtty: 47 passed")])] });
+  const result = (n: number, text: string, extra: Record<string, unknown> = {}) => ({ output_type: "execute_result", execution_count: n, data: { "text/plain": text, ...extra }, metadata: {} });
+  const emulated = JSON.stringify({ cells: [{ cell_type: "markdown", id: "m" }, cell("a", [result(1, "x")]), cell("lab", [result(2, "lab")]), cell("b", [result(3, "y", { "image/svg+xml": "<svg>1</svg>" })]), cell("dev", [result(4, "NIC: 47 passed")])] });
+  const guest = JSON.stringify({ cells: [{ cell_type: "markdown", id: "m" }, cell("a", [result(1, "x")]), cell("lab", [{ output_type: "display_data", data: { "text/plain": "skipped" }, metadata: {} }]), cell("b", [result(2, "y", { "image/svg+xml": "<svg>1</svg>" })]), cell("dev", [result(3, "mtty: 47 passed")])] });
+  const listed = { native: "mtty: 47 passed", emulated: "NIC: 47 passed", reason: "the device is mtty in the guest and an emulated NIC on the host" };
 
-  it("compares the cells run on both sides, by id, ignoring the execution counts that skipped cells shift", () => {
-    const differences = outputDifferences(guest, emulated, [{ cellId: "lab" }]);
-    expect(differences).toEqual([{ index: 4, cellId: "dev" }]);
-    expect(differencesText(differences)).toBe(", outputs differ from the emulator's in 1 cell (4 dev)");
-    expect(differencesText([])).toBe(", outputs as on the emulator");
+  it("renders a cell's outputs as text: streams, errors, and displays with a digest of their other forms", () => {
+    const svg = (markup: string) => cellOutputsText([{ output_type: "display_data", data: { "text/plain": "chart", "image/svg+xml": markup } }]);
+    expect(cellOutputsText([{ output_type: "stream", name: "stdout", text: ["a\n", "b\n"] }, { output_type: "error", ename: "ClaimError", evalue: "claim failed: x" }])).toBe("stdout: a\nb\nClaimError: claim failed: x");
+    expect(svg("<svg>1</svg>")).toMatch(/^chart \[image\/svg\+xml [0-9a-f]{12}\]$/);
+    expect(svg("<svg>2</svg>")).not.toBe(svg("<svg>1</svg>"));
+  });
+
+  it("compares the cells run on both sides, by id, leaving out the skipped ones and the execution counts they shift", () => {
+    const c = compareNotebookOutputs(NB, guest, emulated, ["lab"], { differences: [] });
+    expect(c.cells.map((x) => [x.cell, x.status])).toEqual([["a", "same"], ["b", "same"], ["dev", "unexpected"]]);
+    expect(comparisonText(c)).toBe(", 3 cells compared with the emulator's: 1 difference (1 not listed)");
+    expect(comparisonProblems(c)).toEqual([`${NB}: cell 4 (id dev): outputs differ, and known-differences.json does not list it\n    native:   mtty: 47 passed\n    emulated: NIC: 47 passed`]);
+  });
+
+  it("accepts a difference only when known-differences.json lists that cell with exactly both outputs", () => {
+    const ok = compareNotebookOutputs(NB, guest, emulated, ["lab"], { differences: [], notebookCells: [{ notebook: NB, cell: "dev", ...listed }] });
+    expect(ok.cells.find((x) => x.cell === "dev")).toMatchObject({ status: "known", reason: listed.reason });
+    expect(comparisonProblems(ok)).toEqual([]);
+    expect(comparisonText(ok)).toBe(", 3 cells compared with the emulator's: 1 difference (1 listed)");
+    const changed = compareNotebookOutputs(NB, guest, emulated, ["lab"], { differences: [], notebookCells: [{ notebook: NB, cell: "dev", ...listed, native: "mtty: 46 passed" }] });
+    expect(changed.cells.find((x) => x.cell === "dev")!.status).toBe("unexpected");
+    expect(changed.stale.map((d) => d.cell)).toEqual(["dev"]);
+    const otherNotebook = compareNotebookOutputs(NB, guest, emulated, ["lab"], { differences: [], notebookCells: [{ notebook: "notebooks/00-first-migration.ipynb", cell: "dev", ...listed }] });
+    expect(otherNotebook.cells.find((x) => x.cell === "dev")!.status).toBe("unexpected");
+    expect(validateKnownDifferences({ differences: [], notebookCells: [{ notebook: NB, cell: "dev", ...listed }, { notebook: NB, cell: "dev", ...listed, reason: "" }] })).toEqual([`${NB} cell dev is listed twice`, `${NB} cell dev has no reason`]);
+  });
+
+  it("puts the compared cells on the known-differences page: listed ones with their reason, unlisted ones under their own heading", () => {
+    const ok = compareNotebookOutputs(NB, guest, emulated, ["lab"], { differences: [], notebookCells: [{ notebook: NB, cell: "dev", ...listed }] });
+    const page = knownDifferencesPage(compareRuns([], [], { differences: [] }), { kernel: "6.12.118", notebooks: [ok] });
+    expect(page).toContain("## Notebook cells");
+    expect(page).toContain("2 of 3 cells show identical outputs");
+    expect(page).toContain(`| \`07-conformance.ipynb\` | 4 (\`dev\`) | \`mtty: 47 passed\` | \`NIC: 47 passed\` | ${listed.reason} |`);
+    const bad = compareNotebookOutputs(NB, guest, emulated, ["lab"], { differences: [] });
+    expect(knownDifferencesPage(compareRuns([], [], { differences: [] }), { kernel: "6.12.118", notebooks: [bad] })).toContain("### Cells without a listed reason");
+    expect(knownDifferencesPage(compareRuns([], [], { differences: [] }), { kernel: "6.12.118" })).not.toContain("Notebook cells");
+  });
+
+  it("fails on a cell that ran in the guest but is missing from the emulator's run", () => {
+    const c = compareNotebookOutputs(NB, guest, JSON.stringify({ cells: [] }), ["lab"], { differences: [] });
+    expect(comparisonProblems(c)).toEqual([`${NB}: cell 1 (id a) ran in the guest but is not in the emulator's run`, `${NB}: cell 3 (id b) ran in the guest but is not in the emulator's run`, `${NB}: cell 4 (id dev) ran in the guest but is not in the emulator's run`]);
   });
 });

@@ -20,7 +20,8 @@ import { runDifferential, type DiffRecord } from "../shared/differential.js";
 import { SECTIONS, parseGuestOutput, type TestRecord } from "../shared/protocol.js";
 import { emulatedDiffTarget } from "./emulated.js";
 import { knownDifferencesPage } from "./markdown.js";
-import { differencesText, GUEST_NOTEBOOK_OPTIONS, GUEST_NOTEBOOKS, notebookReports, outputDifferences, skipLines } from "./notebooks.js";
+import { compareNotebookOutputs, comparisonProblems, comparisonText, draftEntries, type NotebookComparison } from "./notebook-differential.js";
+import { GUEST_NOTEBOOK_OPTIONS, GUEST_NOTEBOOKS, notebookReports, skipLines } from "./notebooks.js";
 
 /**
  * The notebooks this run executes in the guest: all of GUEST_NOTEBOOKS with
@@ -130,6 +131,39 @@ function check(o: Map<string, string>): number {
   const real = guest.records.flatMap((r) => (r.t === "diff" ? [r.record] : []));
   const emulated = JSON.parse(readFileSync(need(o, "emulated"), "utf8")) as DiffRecord[];
   const known = loadKnown(repo);
+  console.log("notebooks (executed in the guest on the native backend):");
+  const executed = o.get("executed");
+  const emulatedNotebooks = o.get("emulated-notebooks");
+  const notebookComparisons: NotebookComparison[] = [];
+  if (notebooksThisRun.length === 0) console.log("  none: REAL_KERNEL_NOTEBOOKS=1 runs them");
+  for (const report of notebookReports(guest.records, notebooksThisRun)) {
+    // the same notebook executed on the host's emulator by run.sh: every cell run on both sides is compared
+    let differences = "";
+    const comparisonFailures: string[] = [];
+    if (report.file !== null && report.record) {
+      const emulatedFile = emulatedNotebooks ? join(emulatedNotebooks, basename(report.path)) : null;
+      if (emulatedFile && existsSync(emulatedFile)) {
+        const comparison = compareNotebookOutputs(report.path, report.file, readFileSync(emulatedFile, "utf8"), report.record.skipped.map((s) => s.cellId), known);
+        notebookComparisons.push(comparison);
+        differences = comparisonText(comparison);
+        comparisonFailures.push(...comparisonProblems(comparison));
+        for (const d of comparison.stale) console.log(`    note: ${KNOWN} lists ${d.notebook} cell ${d.cell}, which this run did not show as that difference; remove or update the entry`);
+      } else {
+        comparisonFailures.push(`${report.path}: not compared: the emulator's run of it did not complete${emulatedFile ? ` (see ${emulatedFile}.log)` : ""}`);
+      }
+    }
+    console.log(`  ${report.line}${differences}`);
+    if (report.record) for (const line of skipLines(report.record)) console.log(line);
+    for (const p of [...report.problems, ...comparisonFailures]) console.log(`    FAILED: ${p}`);
+    problems.push(...report.problems, ...comparisonFailures.map((p) => p.split("\n")[0]!));
+    if (executed && report.file !== null) {
+      mkdirSync(executed, { recursive: true });
+      writeFileSync(join(executed, basename(report.path)), report.file);
+    }
+  }
+  if (executed) console.log(`  executed notebooks: ${executed}`);
+  const cellDrafts = notebookComparisons.flatMap(draftEntries);
+
   if (real.length) {
     const result = compareRuns(real, emulated, known);
     const count = (s: string) => result.comparisons.filter((c) => c.status === s).length;
@@ -141,9 +175,10 @@ function check(o: Map<string, string>): number {
     for (const s of result.structural) problems.push(`differential: ${s}`);
     const unlisted = result.comparisons.filter((x) => x.status === "unexpected");
     const draft = o.get("draft");
-    if (unlisted.length && draft) {
+    if ((unlisted.length || cellDrafts.length) && draft) {
       // entries ready to paste into known-differences.json once each has its reason (or the emulator is fixed)
-      writeFileSync(draft, JSON.stringify(unlisted.map((c) => ({ step: c.step, real: c.real, emulated: c.emulated, reason: "" })), null, 2) + "\n");
+      const differences = unlisted.map((c) => ({ step: c.step, real: c.real, emulated: c.emulated, reason: "" }));
+      writeFileSync(draft, JSON.stringify({ differences, notebookCells: cellDrafts }, null, 2) + "\n");
       console.log(`  drafts of the unlisted entries: ${draft}`);
     }
     for (const d of result.stale) console.log(`  note: ${KNOWN} lists "${d.step}", which this run did not show as that difference; remove or update the entry`);
@@ -151,36 +186,12 @@ function check(o: Map<string, string>): number {
     if (guest.summary) {
       const page = need(o, "markdown");
       mkdirSync(dirname(page), { recursive: true });
-      writeFileSync(page, knownDifferencesPage(result, { kernel: guest.summary.kernel }));
+      writeFileSync(page, knownDifferencesPage(result, { kernel: guest.summary.kernel, notebooks: notebookComparisons }));
       console.log(`wrote ${page}`);
     }
   } else {
     problems.push("the guest sent no differential records");
   }
-
-  console.log("notebooks (executed in the guest on the native backend):");
-  const executed = o.get("executed");
-  const emulatedNotebooks = o.get("emulated-notebooks");
-  if (notebooksThisRun.length === 0) console.log("  none: REAL_KERNEL_NOTEBOOKS=1 runs them");
-  for (const report of notebookReports(guest.records, notebooksThisRun)) {
-    // the same notebook executed on the host's emulator, when run.sh had it executed
-    const emulatedFile = emulatedNotebooks ? join(emulatedNotebooks, basename(report.path)) : null;
-    let differences = "";
-    if (report.file !== null && report.record && emulatedFile) {
-      differences = existsSync(emulatedFile)
-        ? differencesText(outputDifferences(report.file, readFileSync(emulatedFile, "utf8"), report.record.skipped))
-        : ", not compared (the emulator's run did not complete)";
-    }
-    console.log(`  ${report.line}${differences}`);
-    if (report.record) for (const line of skipLines(report.record)) console.log(line);
-    for (const p of report.problems) console.log(`    FAILED: ${p}`);
-    problems.push(...report.problems);
-    if (executed && report.file !== null) {
-      mkdirSync(executed, { recursive: true });
-      writeFileSync(join(executed, basename(report.path)), report.file);
-    }
-  }
-  if (executed) console.log(`  executed notebooks: ${executed}`);
 
   if (problems.length) {
     console.log(`FAIL: ${problems.length} problem(s):`);

@@ -5,10 +5,13 @@
  * heading (and the run fails).
  */
 import type { Comparison, ComparisonResult, FieldDifference } from "../shared/compare.js";
+import type { CellComparison, NotebookComparison } from "./notebook-differential.js";
 
 export interface PageContext {
   /** the guest kernel's release, e.g. 6.12.117 */
   kernel: string;
+  /** the notebooks executed in the guest and compared with the emulator's runs (none: not run) */
+  notebooks?: readonly NotebookComparison[];
 }
 
 function cell(text: string): string {
@@ -41,6 +44,41 @@ function table(rows: readonly Comparison[], withReason: boolean): string[] {
   ];
 }
 
+/** A cell's outputs for a table cell: each output on its own line, long ones cut. */
+function outputs(text: string): string {
+  return text
+    .split("\n")
+    .map((line) => code(line.length > 160 ? `${line.slice(0, 160)}…` : line))
+    .join("<br>");
+}
+
+function cellTable(rows: readonly CellComparison[], withReason: boolean): string[] {
+  const head = withReason ? ["| Notebook | Cell | Linux (mtty) | Emulator | Why |", "|---|---|---|---|---|"] : ["| Notebook | Cell | Linux (mtty) | Emulator |", "|---|---|---|---|"];
+  return [
+    ...head,
+    ...rows.map((c) => {
+      const cols = [code(c.notebook.replace(/^notebooks\//, "")), `${c.index} (${code(c.cell)})`, cell(outputs(c.native)), cell(outputs(c.emulated))];
+      if (withReason) cols.push(cell(c.reason ?? ""));
+      return `| ${cols.join(" | ")} |`;
+    }),
+  ];
+}
+
+function notebookSection(notebooks: readonly NotebookComparison[]): string[] {
+  const cells = notebooks.flatMap((n) => n.cells);
+  const known = cells.filter((c) => c.status === "known");
+  const unexpected = cells.filter((c) => c.status === "unexpected");
+  const lines = [
+    "## Notebook cells",
+    "",
+    `The same run executes ${notebooks.length} notebooks in the guest on the native backend, where \`createBackend()\` finds the mtty instances, and compares every cell that ran there with the same cell run on the emulator: its text, its errors and a digest of its charts and tables. ${cells.length - known.length - unexpected.length} of ${cells.length} cells show identical outputs.`,
+    "",
+  ];
+  if (known.length) lines.push(`The ${known.length} that differ are listed below with the reason.`, "", ...cellTable(known, true), "");
+  if (unexpected.length) lines.push("### Cells without a listed reason", "", "These differ in this run but are not in known-differences.json; the test fails until each is fixed or listed with its reason.", "", ...cellTable(unexpected, false), "");
+  return lines;
+}
+
 export function knownDifferencesPage(result: ComparisonResult, ctx: PageContext): string {
   const all = result.comparisons;
   const same = all.filter((c) => c.status === "same").length;
@@ -62,5 +100,6 @@ export function knownDifferencesPage(result: ComparisonResult, ctx: PageContext)
     lines.push("## Differences without a listed reason", "", "These differ in this run but are not in known-differences.json; the test fails until each is fixed in the emulator or listed with its reason.", "", ...table(unexpected, false), "");
   }
   if (result.structural.length) lines.push("## The runs do not line up", "", ...result.structural.map((s) => `- ${s}`), "");
+  if (ctx.notebooks && ctx.notebooks.length > 0) lines.push(...notebookSection(ctx.notebooks));
   return lines.join("\n");
 }

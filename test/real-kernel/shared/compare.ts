@@ -18,10 +18,26 @@ export interface KnownDifference {
   reason: string;
 }
 
+/**
+ * A notebook cell whose outputs differ between the guest (native backend, the kernel's mtty) and
+ * the host's emulator, with both outputs as `cellOutputsText` renders them and the reason.
+ */
+export interface KnownCellDifference {
+  /** the notebook's path in the repository, e.g. notebooks/07-conformance.ipynb */
+  notebook: string;
+  /** the cell's id */
+  cell: string;
+  native: string;
+  emulated: string;
+  reason: string;
+}
+
 export interface KnownDifferences {
   /** what the file is, for people opening it */
   about?: string;
   differences: KnownDifference[];
+  /** the notebook cells whose outputs may differ, and why */
+  notebookCells?: KnownCellDifference[];
 }
 
 export type ComparisonStatus = "same" | "known" | "unexpected";
@@ -145,6 +161,14 @@ export function validateKnownDifferences(known: KnownDifferences): string[] {
     seen.add(d.step);
     if (!d.reason || d.reason.trim().length < 10) problems.push(`"${d.step}" has no reason`);
     if (d.real === d.emulated) problems.push(`"${d.step}" lists the same result on both sides`);
+  }
+  const cells = new Set<string>();
+  for (const d of known.notebookCells ?? []) {
+    const name = `${d.notebook} cell ${d.cell}`;
+    if (cells.has(name)) problems.push(`${name} is listed twice`);
+    cells.add(name);
+    if (!d.reason || d.reason.trim().length < 10) problems.push(`${name} has no reason`);
+    if (d.native === d.emulated) problems.push(`${name} lists the same outputs on both sides`);
   }
   return problems;
 }
