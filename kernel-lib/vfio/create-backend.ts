@@ -108,19 +108,29 @@ export function probeVfioDevices(sys: Syscalls): FoundDevice[] {
   return found;
 }
 
-function describe(request: DeviceRequest): string {
-  const what = request.model ? `an emulated ${request.model}` : "a device";
+/** The request in words; the model matters only on the emulator (a host's devices are found by what they offer). */
+function describe(request: DeviceRequest, onEmulator: boolean): string {
+  const what = request.model && onEmulator ? `an emulated ${request.model}` : "a device";
+  if (request.migration === "none") return `${what} without a migration driver`;
   return request.features && request.features.length > 0 ? `${what} offering ${request.features.join(", ")}` : what;
 }
+
+/** Whether a device meets a request: it offers every feature asked, or, for migration "none", has no v2 migration at all. */
+function meets(request: DeviceRequest, device: FoundDevice): boolean {
+  if (request.migration === "none") return device.migration.length === 0;
+  return (request.features ?? []).every((f) => device.migration.includes(f));
+}
+
+const EMULATOR = "the emulator";
 
 /** Assigns each request the first device not yet taken that offers what it asks. */
 export function matchDevices(requests: readonly DeviceRequest[], available: readonly FoundDevice[], where: string): FoundDevice[] {
   const taken = new Set<FoundDevice>();
   return requests.map((request) => {
-    const match = available.find((d) => !taken.has(d) && (request.features ?? []).every((f) => d.migration.includes(f)));
+    const match = available.find((d) => !taken.has(d) && meets(request, d));
     if (!match) {
       const seen = available.map((d) => `${d.address} (${d.migration.join(", ") || "no migration"})`).join("; ") || "none";
-      throw new BackendError(`createBackend: ${where} has no free device for ${describe(request)}; VFIO devices found: ${seen}`);
+      throw new BackendError(`createBackend: ${where} has no free device for ${describe(request, where === EMULATOR)}; VFIO devices found: ${seen}`);
     }
     taken.add(match);
     return match;
@@ -138,7 +148,7 @@ function emulatedSpec(request: DeviceRequest, seed: number | undefined): DeviceS
   const scratch = createEmuBackend({ seed, devices: MODELS.map((model) => ({ ...spec, model })) });
   const position = (d: FoundDevice) => scratch.devices.findIndex((m) => m.address === d.address);
   const offered = probeVfioDevices(scratch.sys).sort((a, b) => position(a) - position(b));
-  const [found] = matchDevices([request], offered, "the emulator");
+  const [found] = matchDevices([request], offered, EMULATOR);
   return { ...spec, model: MODELS[scratch.devices.findIndex((d) => d.address === found!.address)]! };
 }
 
@@ -156,6 +166,6 @@ export function createBackend(request: BackendRequest): Backend {
   const machine = createEmuBackend({ ...machineOptions, devices: requests.map((r) => emulatedSpec(r, machineOptions.seed)) });
   const found = probeVfioDevices(machine.sys);
   // each request gets the device plugged for it, in order, and a model named outright must offer what was asked too
-  const devices = machine.devices.map((d, i) => matchDevices([requests[i]!], found.filter((f) => f.address === d.address), "the emulator")[0]!);
+  const devices = machine.devices.map((d, i) => matchDevices([requests[i]!], found.filter((f) => f.address === d.address), EMULATOR)[0]!);
   return { kind, sys: machine.sys, devices, machine };
 }

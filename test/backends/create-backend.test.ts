@@ -49,6 +49,12 @@ describe("matching requests to devices", () => {
   it("gives each request its own device, the first that offers what it asks", () => {
     expect(matchDevices([{ features: ["P2P", "PRE_COPY"] }, {}], [plain, mtty], "this host")).toEqual([mtty, plain]);
   });
+  it("finds a device without a migration driver for migration: none, and never gives one that migrates", () => {
+    expect(matchDevices([{ migration: "none" }], [mtty, plain], "this host")).toEqual([plain]);
+    expect(() => matchDevices([{ migration: "none" }], [mtty], "this host")).toThrow(
+      "createBackend: this host has no free device for a device without a migration driver; VFIO devices found: uuid-1 (STOP_COPY, P2P, PRE_COPY)",
+    );
+  });
   it("fails when the devices run out", () => {
     expect(() => matchDevices([{ features: ["P2P"] }, { features: ["P2P"] }], [plain, mtty], "this host")).toThrow(
       "createBackend: this host has no free device for a device offering P2P; VFIO devices found: 0000:00:04.0 (no migration); uuid-1 (STOP_COPY, P2P, PRE_COPY)",
