@@ -3,13 +3,14 @@ import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { repoRoot } from "../kernel/helpers.js";
 import { compareRuns, summarize, validateKnownDifferences, type KnownDifferences } from "./shared/compare.js";
 import { runDifferential, type DiffRecord } from "./shared/differential.js";
 import { formatRecord, formatSentinel, notebookRecords, parseGuestOutput, type GuestRecord, type NotebookPart } from "./shared/protocol.js";
 import { emulatedDiffTarget } from "./host/emulated.js";
 import { knownDifferencesPage } from "./host/markdown.js";
 import { importClosure, importsOf, neverLoaded, packageName } from "./host/pack-initramfs.js";
-import { notebookReports } from "./host/notebooks.js";
+import { GUEST_NOTEBOOKS, notebookReports, selectGuestNotebooks } from "./host/notebooks.js";
 import { cellOutputsText, compareNotebookOutputs, comparisonProblems, comparisonText } from "./host/notebook-differential.js";
 
 const known = JSON.parse(readFileSync(new URL("./known-differences.json", import.meta.url), "utf8")) as KnownDifferences;
@@ -187,6 +188,16 @@ describe("the notebooks the guest executes", () => {
     expect(short.problems).toEqual([`${NB}: 14 code cells, but 7 ran and 5 were skipped`]);
     const extra = notebookReports(viaChannel(records), [])[0]!;
     expect(extra.problems).toEqual([`${NB}: the guest sent a notebook the host did not ask for`]);
+  });
+
+  it("are chosen by REAL_KERNEL_NOTEBOOKS: by default those that reach the guest's devices through createBackend(), or all, or none", () => {
+    const read = (path: string) => readFileSync(join(repoRoot, path), "utf8");
+    const devices = selectGuestNotebooks(undefined, read);
+    expect(devices).toEqual(["notebooks/00-first-migration.ipynb", "notebooks/07-conformance.ipynb"]);
+    expect(selectGuestNotebooks("devices", read)).toEqual(devices);
+    expect(selectGuestNotebooks("all", read)).toEqual(GUEST_NOTEBOOKS);
+    expect(selectGuestNotebooks("none", read)).toEqual([]);
+    expect(() => selectGuestNotebooks("1", read)).toThrow('REAL_KERNEL_NOTEBOOKS must be devices, all, none or unset (devices), not "1"');
   });
 
   it("the initramfs leaves out only what the guest never loads", () => {

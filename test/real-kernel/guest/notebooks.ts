@@ -42,8 +42,9 @@ function summaryOf(run: NotebookRun): Parameters<typeof notebookRecords>[0] {
  * guest has CPUs (one today: the guest kernel is built without SMP), and reports each as it finishes: its records are sent in one go, so two
  * notebooks' slices never interleave. Two notebooks that both ask createBackend() for the mtty
  * instances at once would compete for them (a device another process holds is not offered): the
- * one left without fails with createBackend's "no free device". Today only 07-conformance asks,
- * and it runs last.
+ * one left without fails with createBackend's "no free device". With one CPU they run one at a
+ * time; 00-first-migration and 07-conformance ask, and 00 resets its devices before it ends (mtty
+ * keeps its migration state across close).
  */
 export async function runNotebookTests(r: Reporter, paths: readonly string[], options: GuestNotebookOptions): Promise<void> {
   const tasks = paths.map((path) => () => runOne(r, path, options));

@@ -21,14 +21,13 @@ import { SECTIONS, parseGuestOutput, type TestRecord } from "../shared/protocol.
 import { emulatedDiffTarget } from "./emulated.js";
 import { knownDifferencesPage } from "./markdown.js";
 import { compareNotebookOutputs, comparisonProblems, comparisonText, draftEntries, type NotebookComparison } from "./notebook-differential.js";
-import { GUEST_NOTEBOOK_OPTIONS, GUEST_NOTEBOOKS, notebookReports, skipLines } from "./notebooks.js";
+import { GUEST_NOTEBOOK_OPTIONS, notebookReports, selectGuestNotebooks, skipLines } from "./notebooks.js";
 
 /**
- * The notebooks this run executes in the guest: all of GUEST_NOTEBOOKS with
- * REAL_KERNEL_NOTEBOOKS=1, none otherwise. Under TCG they take 8 to 11 minutes, more than CI's
- * budget leaves, and most of their cells still build emulated machines (see the README).
+ * The notebooks this run executes in the guest (REAL_KERNEL_NOTEBOOKS; see selectGuestNotebooks),
+ * read from the repository, the working directory run.sh calls this from.
  */
-const notebooksThisRun: readonly string[] = process.env.REAL_KERNEL_NOTEBOOKS === "1" ? GUEST_NOTEBOOKS : [];
+let notebooksThisRun: readonly string[] = [];
 import { packInitramfs } from "./pack-initramfs.js";
 
 const KNOWN = "test/real-kernel/known-differences.json";
@@ -121,7 +120,7 @@ function check(o: Map<string, string>): number {
       const c = guest.summary.sections[s];
       console.log(`  ${s}: ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped`);
       if (c.failed > 0) problems.push(`${s}: ${c.failed} failed`);
-      // the notebooks section is empty unless REAL_KERNEL_NOTEBOOKS=1 asked for them
+      // the notebooks section is empty when REAL_KERNEL_NOTEBOOKS=none
       if (c.passed === 0 && !(s === "notebooks" && notebooksThisRun.length === 0)) problems.push(`${s}: nothing passed`);
     }
     const counted = SECTIONS.reduce((n, s) => n + guest.summary!.sections[s].passed + guest.summary!.sections[s].failed, 0);
@@ -135,7 +134,7 @@ function check(o: Map<string, string>): number {
   const executed = o.get("executed");
   const emulatedNotebooks = o.get("emulated-notebooks");
   const notebookComparisons: NotebookComparison[] = [];
-  if (notebooksThisRun.length === 0) console.log("  none: REAL_KERNEL_NOTEBOOKS=1 runs them");
+  if (notebooksThisRun.length === 0) console.log("  none: REAL_KERNEL_NOTEBOOKS=none");
   for (const report of notebookReports(guest.records, notebooksThisRun)) {
     // the same notebook executed on the host's emulator by run.sh: every cell run on both sides is compared
     let differences = "";
@@ -198,12 +197,13 @@ function check(o: Map<string, string>): number {
     for (const p of problems) console.log(`  - ${p}`);
     return 1;
   }
-  console.log(`PASS: the native backend, the conformance suite, the differential test${notebooksThisRun.length > 0 ? " and the notebooks" : ""} all passed on a real kernel${notebooksThisRun.length > 0 ? "" : " (the notebooks were not asked for: REAL_KERNEL_NOTEBOOKS=1)"}`);
+  console.log(`PASS: the native backend, the conformance suite, the differential test${notebooksThisRun.length > 0 ? ` and ${notebooksThisRun.length} notebooks` : ""} all passed on a real kernel${notebooksThisRun.length > 0 ? "" : " (no notebook: REAL_KERNEL_NOTEBOOKS=none)"}`);
   return 0;
 }
 
 const [command, ...rest] = process.argv.slice(2);
 try {
+  notebooksThisRun = selectGuestNotebooks(process.env.REAL_KERNEL_NOTEBOOKS, (path) => readFileSync(path, "utf8"));
   if (command === "prepare") prepare(options(rest));
   else if (command === "check") process.exitCode = check(options(rest));
   else if (command === "notebooks") console.log(notebooksThisRun.join("\n"));

@@ -17,6 +17,30 @@ export const GUEST_NOTEBOOKS: readonly string[] = [
   "notebooks/07-conformance.ipynb",
 ];
 
+/** REAL_KERNEL_NOTEBOOKS: which of GUEST_NOTEBOOKS a run executes. */
+export const NOTEBOOK_SELECTIONS = ["devices", "all", "none"] as const;
+
+/** Whether a notebook's code asks createBackend() for its devices, which the guest then finds on /dev/vfio. */
+export function reachesHostDevices(notebookJson: string): boolean {
+  const cells = (JSON.parse(notebookJson) as { cells: { cell_type: string; source: string | string[] }[] }).cells;
+  return cells.some((c) => c.cell_type === "code" && /\bcreateBackend\(/.test(Array.isArray(c.source) ? c.source.join("") : c.source));
+}
+
+/**
+ * The notebooks a run executes in the guest, by REAL_KERNEL_NOTEBOOKS: "devices" (the default,
+ * and CI's) those whose cells reach the guest's devices through createBackend(); "all" every one
+ * of GUEST_NOTEBOOKS, the others' cells building emulated machines inside the guest (minutes more
+ * under TCG); "none" none.
+ */
+export function selectGuestNotebooks(setting: string | undefined, read: (path: string) => string): string[] {
+  const choice = setting === undefined || setting === "" ? "devices" : setting;
+  if (!(NOTEBOOK_SELECTIONS as readonly string[]).includes(choice)) {
+    throw new Error(`REAL_KERNEL_NOTEBOOKS must be ${NOTEBOOK_SELECTIONS.join(", ")} or unset (devices), not ${JSON.stringify(setting)}`);
+  }
+  if (choice === "none") return [];
+  return GUEST_NOTEBOOKS.filter((path) => choice === "all" || reachesHostDevices(read(path)));
+}
+
 /** The guest's limits. tslab type-checks every cell, which under TCG takes many times as long as on the host. */
 export const GUEST_NOTEBOOK_OPTIONS = { timeoutSeconds: 600, kernelStartTimeoutMs: 300_000 };
 
