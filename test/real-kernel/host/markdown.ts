@@ -32,16 +32,26 @@ function side(fields: readonly FieldDifference[], which: "real" | "emulated"): s
     .join("<br>");
 }
 
-function table(rows: readonly Comparison[], withReason: boolean): string[] {
-  const head = withReason ? ["| # | Call | Linux (mtty) | Emulator | Why |", "|---|---|---|---|---|"] : ["| # | Call | Linux (mtty) | Emulator |", "|---|---|---|---|"];
+interface DifferenceRow {
+  /** the columns that say where: the call's number and step, or the notebook and the cell */
+  place: readonly string[];
+  real: string;
+  emulated: string;
+  reason?: string;
+}
+
+/** A table of differences: where, what Linux's mtty answered, what the emulator did, and why (for the listed ones). */
+function differenceTable(placeHeads: readonly string[], rows: readonly DifferenceRow[], withReason: boolean): string[] {
+  const heads = [...placeHeads, "Linux (mtty)", "Emulator", ...(withReason ? ["Why"] : [])];
   return [
-    ...head,
-    ...rows.map((c) => {
-      const cols = [String(c.i), code(c.step), cell(side(c.fields, "real")), cell(side(c.fields, "emulated"))];
-      if (withReason) cols.push(cell(c.reason ?? ""));
-      return `| ${cols.join(" | ")} |`;
-    }),
+    `| ${heads.join(" | ")} |`,
+    `|${heads.map(() => "---").join("|")}|`,
+    ...rows.map((r) => `| ${[...r.place, cell(r.real), cell(r.emulated), ...(withReason ? [cell(r.reason ?? "")] : [])].join(" | ")} |`),
   ];
+}
+
+function table(rows: readonly Comparison[], withReason: boolean): string[] {
+  return differenceTable(["#", "Call"], rows.map((c) => ({ place: [String(c.i), code(c.step)], real: side(c.fields, "real"), emulated: side(c.fields, "emulated"), reason: c.reason })), withReason);
 }
 
 /** A cell's outputs for a table cell: each output on its own line, long ones cut. */
@@ -53,15 +63,8 @@ function outputs(text: string): string {
 }
 
 function cellTable(rows: readonly CellComparison[], withReason: boolean): string[] {
-  const head = withReason ? ["| Notebook | Cell | Linux (mtty) | Emulator | Why |", "|---|---|---|---|---|"] : ["| Notebook | Cell | Linux (mtty) | Emulator |", "|---|---|---|---|"];
-  return [
-    ...head,
-    ...rows.map((c) => {
-      const cols = [code(c.notebook.replace(/^notebooks\//, "")), `${c.index} (${code(c.cell)})`, cell(outputs(c.native)), cell(outputs(c.emulated))];
-      if (withReason) cols.push(cell(c.reason ?? ""));
-      return `| ${cols.join(" | ")} |`;
-    }),
-  ];
+  const place = (c: CellComparison) => [code(c.notebook.replace(/^notebooks\//, "")), `${c.index} (${code(c.cell)})`];
+  return differenceTable(["Notebook", "Cell"], rows.map((c) => ({ place: place(c), real: outputs(c.native), emulated: outputs(c.emulated), reason: c.reason })), withReason);
 }
 
 function notebookSection(notebooks: readonly NotebookComparison[]): string[] {
