@@ -6,14 +6,14 @@
  * gzipped size of what "Run live" loads besides the TypeScript compiler; target < 2 MB.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { createServer } from "node:http";
 import { createRequire } from "node:module";
-import { join, normalize, sep } from "node:path";
+import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { chromium } from "playwright-core";
 import { KernelClient } from "../kernel-lib/kernel/client.js";
 import { kernelLauncherPath } from "../kernel-lib/kernel/launcher-path.js";
 import { packageInfo } from "../kernel-lib/kernel/package-root.js";
+import { serveScripts } from "./script-server.js";
 import { round3 } from "./timing.js";
 import type { Benchmark, BenchResult } from "./types.js";
 
@@ -48,15 +48,8 @@ export const liveCell: Benchmark = {
     const typescript = createRequire(join(root, "package.json")).resolve("typescript");
     const rounds = quick ? 5 : 30;
 
-    const server = createServer((req, res) => {
-      const path = (req.url ?? "/").split("?")[0]!;
-      const file = path === "/typescript.js" ? typescript : normalize(join(browserDir, path));
-      if (path !== "/" && (file === typescript || file.startsWith(browserDir + sep)) && existsSync(file)) res.writeHead(200, { "content-type": "text/javascript" }).end(readFileSync(file));
-      else res.writeHead(200, { "content-type": "text/html" }).end('<!doctype html><html lang="en"><title>live-cell</title><body></body></html>');
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const address = server.address();
-    const origin = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+    const server = await serveScripts({ dir: browserDir, extra: { "/typescript.js": typescript }, title: "live-cell" });
+    const origin = server.origin;
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
     const kernel = await KernelClient.start({ cwd: root, transport: "tcp", argv: [process.execPath, kernelLauncherPath(), "-f", "{connection_file}"] });
     try {
@@ -94,7 +87,7 @@ export const liveCell: Benchmark = {
     } finally {
       await kernel.shutdown();
       await browser.close();
-      await new Promise((resolve) => server.close(resolve));
+      await server.close();
     }
   },
 };

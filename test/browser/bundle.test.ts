@@ -5,11 +5,11 @@
  * draws its figures (Vega-Lite and Plot through linkedom) with exactly the results Node gets from the same seed.
  */
 import { readFileSync, existsSync } from "node:fs";
-import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as lib from "../../kernel-lib/index.js";
+import { serveScripts, type ScriptServer } from "../../bench/script-server.js";
 import { dist, requireBuild } from "../kernel/helpers.js";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -40,26 +40,20 @@ async function scenario(vw: typeof lib): Promise<string> {
   );
 }
 
-let server: Server;
+let server: ScriptServer | undefined;
 let origin: string;
 let browser: Browser | undefined;
 
 beforeAll(async () => {
   requireBuild();
-  server = createServer((req, res) => {
-    const file = join(dist, "browser", (req.url ?? "/").slice(1));
-    if (req.url?.endsWith(".js") && !req.url.includes("..") && existsSync(file)) res.writeHead(200, { "content-type": "text/javascript" }).end(readFileSync(file));
-    else res.writeHead(200, { "content-type": "text/html" }).end('<!doctype html><html lang="en"><title>bundle</title><body></body></html>');
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  origin = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+  server = await serveScripts({ dir: join(dist, "browser"), title: "bundle" });
+  origin = server.origin;
   if (haveChromium) browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
 }, 60_000);
 
 afterAll(async () => {
   await browser?.close();
-  await new Promise((resolve) => server?.close(resolve));
+  await server?.close();
 });
 
 describe("the browser bundle", () => {

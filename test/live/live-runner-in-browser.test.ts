@@ -5,13 +5,13 @@
  * byte for byte); an edited cell gives its new output; a throw is an error output; a cell that
  * loops is stopped at the time limit and the next cell still sees what earlier cells declared.
  */
-import { existsSync, readFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import { join, normalize } from "node:path";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { executeNotebook } from "../../kernel-lib/kernel/notebook-check.js";
 import { joinSource, type Notebook } from "../../kernel-lib/kernel/notebook.js";
+import { serveScripts, type ScriptServer } from "../../bench/script-server.js";
 import { dist, repoRoot, requireBuild } from "../kernel/helpers.js";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -34,26 +34,15 @@ function comparable(output: Output): unknown {
   }
 }
 
-let server: Server;
+let server: ScriptServer | undefined;
 let origin: string;
 let browser: Browser;
 let page: Page;
 
 beforeAll(async () => {
   requireBuild();
-  const browserDir = join(dist, "browser");
-  server = createServer((req, res) => {
-    const path = (req.url ?? "/").split("?")[0]!;
-    const file = path === "/typescript.js" ? TYPESCRIPT : normalize(join(browserDir, path));
-    if (path !== "/" && (file === TYPESCRIPT || file.startsWith(browserDir + "/")) && existsSync(file)) {
-      res.writeHead(200, { "content-type": "text/javascript" }).end(readFileSync(file));
-    } else {
-      res.writeHead(200, { "content-type": "text/html" }).end('<!doctype html><html lang="en"><title>live</title><body></body></html>');
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  origin = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+  server = await serveScripts({ dir: join(dist, "browser"), extra: { "/typescript.js": TYPESCRIPT }, title: "live" });
+  origin = server.origin;
   if (!haveChromium) return;
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
   page = await browser.newPage();
@@ -65,7 +54,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await new Promise((resolve) => server?.close(resolve));
+  await server?.close();
 });
 
 /** Runs cells in order in one new runner of the page; each cell's { ok, timedOut, outputs }. */
