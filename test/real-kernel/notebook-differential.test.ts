@@ -13,6 +13,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writ
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseNotebook } from "../../kernel-lib/kernel/notebook.js";
 import { dist, repoRoot, requireBuild } from "../kernel/helpers.js";
 import type { KnownDifferences } from "./shared/compare.js";
 import { cellOutputsText, compareNotebookOutputs, comparisonProblems } from "./host/notebook-differential.js";
@@ -51,7 +52,7 @@ describe("the notebooks' differential", () => {
   it("lists only cells of the notebooks the guest runs, each still showing on the emulator the output listed for it", async () => {
     for (const entry of known.notebookCells ?? []) {
       expect(GUEST_NOTEBOOKS, entry.notebook).toContain(entry.notebook);
-      const cells = (JSON.parse(await clean.get(entry.notebook)!) as { cells: { id?: string; outputs?: [] }[] }).cells;
+      const cells = parseNotebook(await clean.get(entry.notebook)!, entry.notebook).cells;
       const cell = cells.find((c) => c.id === entry.cell);
       expect(cell, `${entry.notebook} has no cell ${entry.cell}`).toBeDefined();
       expect(cellOutputsText(cell!.outputs), `${entry.notebook} cell ${entry.cell}: the emulator's output changed; update or remove its entry`).toBe(entry.emulated);

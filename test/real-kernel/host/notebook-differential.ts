@@ -8,24 +8,8 @@
  * not the emulated NIC), and each such difference needs its reason written down.
  */
 import { createHash } from "node:crypto";
+import { joinSource, parseNotebook, type Output } from "../../../kernel-lib/kernel/notebook.js";
 import type { KnownCellDifference, KnownDifferences } from "../shared/compare.js";
-
-interface SavedOutput {
-  output_type: string;
-  name?: string;
-  text?: string | string[];
-  ename?: string;
-  evalue?: string;
-  data?: Record<string, unknown>;
-}
-
-interface SavedCell {
-  cell_type: string;
-  id?: string;
-  outputs?: SavedOutput[];
-}
-
-const joined = (text: string | string[] | undefined) => (Array.isArray(text) ? text.join("") : (text ?? ""));
 
 /**
  * A cell's outputs as text, one output a line: a stream as "stdout: …", an error as
@@ -33,18 +17,17 @@ const joined = (text: string | string[] | undefined) => (Array.isArray(text) ? t
  * SVG, the claim record), so that a chart that changes shows as a change. Execution counts are
  * left out: the cells skipped in the guest shift them.
  */
-export function cellOutputsText(outputs: readonly SavedOutput[] | undefined): string {
+export function cellOutputsText(outputs: readonly Output[] | undefined): string {
   return (outputs ?? [])
     .map((o) => {
-      if (o.output_type === "stream") return `${o.name ?? "stream"}: ${joined(o.text).replace(/\n$/, "")}`;
-      if (o.output_type === "error") return `${o.ename ?? "Error"}: ${o.evalue ?? ""}`;
-      const data = o.data ?? {};
-      const plain = data["text/plain"];
-      const others = Object.keys(data).filter((m) => m !== "text/plain").sort();
+      if (o.output_type === "stream") return `${o.name}: ${joinSource(o.text).replace(/\n$/, "")}`;
+      if (o.output_type === "error") return `${o.ename}: ${o.evalue}`;
+      const plain = o.data["text/plain"] as string | string[] | undefined;
+      const others = Object.keys(o.data).filter((m) => m !== "text/plain").sort();
       const digest = others.length
-        ? ` [${others.join(", ")} ${createHash("sha256").update(JSON.stringify(others.map((m) => data[m]))).digest("hex").slice(0, 12)}]`
+        ? ` [${others.join(", ")} ${createHash("sha256").update(JSON.stringify(others.map((m) => o.data[m]))).digest("hex").slice(0, 12)}]`
         : "";
-      return `${plain === undefined ? "(no text/plain)" : joined(plain as string | string[])}${digest}`;
+      return `${plain === undefined ? "(no text/plain)" : joinSource(plain)}${digest}`;
     })
     .join("\n");
 }
@@ -72,7 +55,7 @@ export interface NotebookComparison {
   structural: string[];
 }
 
-const codeCells = (file: string) => (JSON.parse(file) as { cells: SavedCell[] }).cells.filter((c) => c.cell_type === "code");
+const codeCells = (file: string, side: string) => parseNotebook(file, side).cells.filter((c) => c.cell_type === "code");
 
 /**
  * Compares the guest's executed notebook with the emulator's, cell by cell (matched by id),
@@ -80,12 +63,12 @@ const codeCells = (file: string) => (JSON.parse(file) as { cells: SavedCell[] })
  */
 export function compareNotebookOutputs(notebook: string, nativeFile: string, emulatedFile: string, skippedIds: readonly string[], known: KnownDifferences): NotebookComparison {
   const listed = new Map((known.notebookCells ?? []).filter((d) => d.notebook === notebook).map((d) => [d.cell, d]));
-  const emulated = new Map(codeCells(emulatedFile).map((c) => [c.id ?? "", c]));
+  const emulated = new Map(codeCells(emulatedFile, `${notebook} (the emulator's run)`).map((c) => [c.id ?? "", c]));
   const skipped = new Set(skippedIds);
   const used = new Set<string>();
   const structural: string[] = [];
   const cells: CellComparison[] = [];
-  codeCells(nativeFile).forEach((cell, i) => {
+  codeCells(nativeFile, `${notebook} (the guest's run)`).forEach((cell, i) => {
     const id = cell.id ?? "";
     if (skipped.has(id)) return;
     const other = emulated.get(id);
@@ -112,7 +95,7 @@ export function compareNotebookOutputs(notebook: string, nativeFile: string, emu
   return { notebook, cells, stale, structural };
 }
 
-/** ", 2 differences, both listed" — the tail of a notebook's line. */
+/** ", 6 cells compared with the emulator's: 2 differences (2 listed)" — the tail of a notebook's line. */
 export function comparisonText(c: NotebookComparison): string {
   const known = c.cells.filter((x) => x.status === "known").length;
   const unexpected = c.cells.filter((x) => x.status === "unexpected").length;

@@ -3,6 +3,7 @@
  * what came back — one line per notebook (cells run, skipped and why, failures), the problems
  * that fail the run, and the executed .ipynb files.
  */
+import { joinSource, parseNotebook } from "../../../kernel-lib/kernel/notebook.js";
 import { notebookFile, type GuestRecord, type NotebookPart, type NotebookRecord } from "../shared/protocol.js";
 
 /**
@@ -21,9 +22,8 @@ export const GUEST_NOTEBOOKS: readonly string[] = [
 export const NOTEBOOK_SELECTIONS = ["devices", "all", "none"] as const;
 
 /** Whether a notebook's code asks createBackend() for its devices, which the guest then finds on /dev/vfio. */
-export function reachesHostDevices(notebookJson: string): boolean {
-  const cells = (JSON.parse(notebookJson) as { cells: { cell_type: string; source: string | string[] }[] }).cells;
-  return cells.some((c) => c.cell_type === "code" && /\bcreateBackend\(/.test(Array.isArray(c.source) ? c.source.join("") : c.source));
+export function reachesHostDevices(notebookJson: string, path: string): boolean {
+  return parseNotebook(notebookJson, path).cells.some((c) => c.cell_type === "code" && /\bcreateBackend\(/.test(joinSource(c.source)));
 }
 
 /**
@@ -38,7 +38,7 @@ export function selectGuestNotebooks(setting: string | undefined, read: (path: s
     throw new Error(`REAL_KERNEL_NOTEBOOKS must be ${NOTEBOOK_SELECTIONS.join(", ")} or unset (devices), not ${JSON.stringify(setting)}`);
   }
   if (choice === "none") return [];
-  return GUEST_NOTEBOOKS.filter((path) => choice === "all" || reachesHostDevices(read(path)));
+  return GUEST_NOTEBOOKS.filter((path) => choice === "all" || reachesHostDevices(read(path), path));
 }
 
 /** The guest's limits. tslab type-checks every cell, which under TCG takes many times as long as on the host. */
