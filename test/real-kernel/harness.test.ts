@@ -212,15 +212,17 @@ describe("the notebooks the guest executes", () => {
 
 describe("the guest's outputs against the emulator's", () => {
   const NB = "notebooks/07-conformance.ipynb";
-  const cell = (id: string, outputs: unknown[]) => ({ cell_type: "code", id, outputs });
+  const cell = (id: string, outputs: unknown[]) => ({ cell_type: "code", id, source: "", metadata: {}, outputs });
+  const notebook = (cells: unknown[]) => JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells });
   const result = (n: number, text: string, extra: Record<string, unknown> = {}) => ({ output_type: "execute_result", execution_count: n, data: { "text/plain": text, ...extra }, metadata: {} });
-  const emulated = JSON.stringify({ cells: [{ cell_type: "markdown", id: "m" }, cell("a", [result(1, "x")]), cell("lab", [result(2, "lab")]), cell("b", [result(3, "y", { "image/svg+xml": "<svg>1</svg>" })]), cell("dev", [result(4, "NIC: 47 passed")])] });
-  const guest = JSON.stringify({ cells: [{ cell_type: "markdown", id: "m" }, cell("a", [result(1, "x")]), cell("lab", [{ output_type: "display_data", data: { "text/plain": "skipped" }, metadata: {} }]), cell("b", [result(2, "y", { "image/svg+xml": "<svg>1</svg>" })]), cell("dev", [result(3, "mtty: 47 passed")])] });
+  const prose = { cell_type: "markdown", id: "m", source: "", metadata: {} };
+  const emulated = notebook([prose, cell("a", [result(1, "x")]), cell("lab", [result(2, "lab")]), cell("b", [result(3, "y", { "image/svg+xml": "<svg>1</svg>" })]), cell("dev", [result(4, "NIC: 47 passed")])]);
+  const guest = notebook([prose, cell("a", [result(1, "x")]), cell("lab", [{ output_type: "display_data", data: { "text/plain": "skipped" }, metadata: {} }]), cell("b", [result(2, "y", { "image/svg+xml": "<svg>1</svg>" })]), cell("dev", [result(3, "mtty: 47 passed")])]);
   const listed = { native: "mtty: 47 passed", emulated: "NIC: 47 passed", reason: "the device is mtty in the guest and an emulated NIC on the host" };
 
   it("renders a cell's outputs as text: streams, errors, and displays with a digest of their other forms", () => {
-    const svg = (markup: string) => cellOutputsText([{ output_type: "display_data", data: { "text/plain": "chart", "image/svg+xml": markup } }]);
-    expect(cellOutputsText([{ output_type: "stream", name: "stdout", text: ["a\n", "b\n"] }, { output_type: "error", ename: "ClaimError", evalue: "claim failed: x" }])).toBe("stdout: a\nb\nClaimError: claim failed: x");
+    const svg = (markup: string) => cellOutputsText([{ output_type: "display_data", data: { "text/plain": "chart", "image/svg+xml": markup }, metadata: {} }]);
+    expect(cellOutputsText([{ output_type: "stream", name: "stdout", text: ["a\n", "b\n"] }, { output_type: "error", ename: "ClaimError", evalue: "claim failed: x", traceback: [] }])).toBe("stdout: a\nb\nClaimError: claim failed: x");
     expect(svg("<svg>1</svg>")).toMatch(/^chart \[image\/svg\+xml [0-9a-f]{12}\]$/);
     expect(svg("<svg>2</svg>")).not.toBe(svg("<svg>1</svg>"));
   });
@@ -250,14 +252,17 @@ describe("the guest's outputs against the emulator's", () => {
     const page = knownDifferencesPage(compareRuns([], [], { differences: [] }), { kernel: "6.12.118", notebooks: [ok] });
     expect(page).toContain("## Notebook cells");
     expect(page).toContain("2 of 3 cells show identical outputs");
-    expect(page).toContain(`| \`07-conformance.ipynb\` | 4 (\`dev\`) | \`mtty: 47 passed\` | \`NIC: 47 passed\` | ${listed.reason} |`);
+    expect(page).toContain(["### `07-conformance.ipynb`, cell 4 (`dev`)", "", listed.reason, "", "Linux (mtty):", "", "```text", "mtty: 47 passed", "```", "", "Emulator:", "", "```text", "NIC: 47 passed", "```"].join("\n"));
+    // an output with a fence of its own gets a longer one
+    const fencedOutput = compareNotebookOutputs(NB, guest.replace("mtty: 47 passed", "a ``` b"), emulated, ["lab"], { differences: [] });
+    expect(knownDifferencesPage(compareRuns([], [], { differences: [] }), { kernel: "6.12.118", notebooks: [fencedOutput] })).toContain(["````text", "a ``` b", "````"].join("\n"));
     const bad = compareNotebookOutputs(NB, guest, emulated, ["lab"], { differences: [] });
-    expect(knownDifferencesPage(compareRuns([], [], { differences: [] }), { kernel: "6.12.118", notebooks: [bad] })).toContain("### Cells without a listed reason");
+    expect(knownDifferencesPage(compareRuns([], [], { differences: [] }), { kernel: "6.12.118", notebooks: [bad] })).toContain("## Notebook cells without a listed reason");
     expect(knownDifferencesPage(compareRuns([], [], { differences: [] }), { kernel: "6.12.118" })).not.toContain("Notebook cells");
   });
 
   it("fails on a cell that ran in the guest but is missing from the emulator's run", () => {
-    const c = compareNotebookOutputs(NB, guest, JSON.stringify({ cells: [] }), ["lab"], { differences: [] });
+    const c = compareNotebookOutputs(NB, guest, notebook([]), ["lab"], { differences: [] });
     expect(comparisonProblems(c)).toEqual([`${NB}: cell 1 (id a) ran in the guest but is not in the emulator's run`, `${NB}: cell 3 (id b) ran in the guest but is not in the emulator's run`, `${NB}: cell 4 (id dev) ran in the guest but is not in the emulator's run`]);
   });
 });

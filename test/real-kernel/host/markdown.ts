@@ -32,39 +32,40 @@ function side(fields: readonly FieldDifference[], which: "real" | "emulated"): s
     .join("<br>");
 }
 
-interface DifferenceRow {
-  /** the columns that say where: the call's number and step, or the notebook and the cell */
-  place: readonly string[];
-  real: string;
-  emulated: string;
-  reason?: string;
-}
-
-/** A table of differences: where, what Linux's mtty answered, what the emulator did, and why (for the listed ones). */
-function differenceTable(placeHeads: readonly string[], rows: readonly DifferenceRow[], withReason: boolean): string[] {
-  const heads = [...placeHeads, "Linux (mtty)", "Emulator", ...(withReason ? ["Why"] : [])];
+function table(rows: readonly Comparison[], withReason: boolean): string[] {
+  const head = withReason ? ["| # | Call | Linux (mtty) | Emulator | Why |", "|---|---|---|---|---|"] : ["| # | Call | Linux (mtty) | Emulator |", "|---|---|---|---|"];
   return [
-    `| ${heads.join(" | ")} |`,
-    `|${heads.map(() => "---").join("|")}|`,
-    ...rows.map((r) => `| ${[...r.place, cell(r.real), cell(r.emulated), ...(withReason ? [cell(r.reason ?? "")] : [])].join(" | ")} |`),
+    ...head,
+    ...rows.map((c) => {
+      const cols = [String(c.i), code(c.step), cell(side(c.fields, "real")), cell(side(c.fields, "emulated"))];
+      if (withReason) cols.push(cell(c.reason ?? ""));
+      return `| ${cols.join(" | ")} |`;
+    }),
   ];
 }
 
-function table(rows: readonly Comparison[], withReason: boolean): string[] {
-  return differenceTable(["#", "Call"], rows.map((c) => ({ place: [String(c.i), code(c.step)], real: side(c.fields, "real"), emulated: side(c.fields, "emulated"), reason: c.reason })), withReason);
+/** A fenced block that keeps a cell's outputs as printed (their tables are aligned with spaces). */
+function fenced(text: string): string[] {
+  const longest = Math.max(2, ...(text.match(/`+/g) ?? []).map((run) => run.length));
+  const fence = "`".repeat(longest + 1);
+  return [`${fence}text`, ...text.split("\n"), fence];
 }
 
-/** A cell's outputs for a table cell: each output on its own line, long ones cut. */
-function outputs(text: string): string {
-  return text
-    .split("\n")
-    .map((line) => code(line.length > 160 ? `${line.slice(0, 160)}…` : line))
-    .join("<br>");
-}
-
-function cellTable(rows: readonly CellComparison[], withReason: boolean): string[] {
-  const place = (c: CellComparison) => [code(c.notebook.replace(/^notebooks\//, "")), `${c.index} (${code(c.cell)})`];
-  return differenceTable(["Notebook", "Cell"], rows.map((c) => ({ place: place(c), real: outputs(c.native), emulated: outputs(c.emulated), reason: c.reason })), withReason);
+/** One differing cell: where, why (when listed), and both outputs in full. */
+function cellDifference(c: CellComparison): string[] {
+  return [
+    `### ${code(c.notebook.replace(/^notebooks\//, ""))}, cell ${c.index} (${code(c.cell)})`,
+    "",
+    ...(c.reason ? [c.reason, ""] : []),
+    "Linux (mtty):",
+    "",
+    ...fenced(c.native),
+    "",
+    "Emulator:",
+    "",
+    ...fenced(c.emulated),
+    "",
+  ];
 }
 
 function notebookSection(notebooks: readonly NotebookComparison[]): string[] {
@@ -74,11 +75,11 @@ function notebookSection(notebooks: readonly NotebookComparison[]): string[] {
   const lines = [
     "## Notebook cells",
     "",
-    `The same run executes ${notebooks.length} notebooks in the guest on the native backend, where \`createBackend()\` finds the mtty instances, and compares every cell that ran there with the same cell run on the emulator: its text, its errors and a digest of its charts and tables. ${cells.length - known.length - unexpected.length} of ${cells.length} cells show identical outputs.`,
+    `The same run executes ${notebooks.length} notebooks in the guest on the native backend, where \`createBackend()\` finds the mtty instances, and compares every cell that ran there with the same cell run on the emulator: its text, its errors and a digest of its other forms (tables, charts, claim records, shown in brackets). ${cells.length - known.length - unexpected.length} of ${cells.length} cells show identical outputs.`,
     "",
   ];
-  if (known.length) lines.push(`The ${known.length} that differ are listed below with the reason.`, "", ...cellTable(known, true), "");
-  if (unexpected.length) lines.push("### Cells without a listed reason", "", "These differ in this run but are not in known-differences.json; the test fails until each is fixed or listed with its reason.", "", ...cellTable(unexpected, false), "");
+  if (known.length) lines.push(`The ${known.length} that differ are below, each with the reason and both outputs.`, "", ...known.flatMap(cellDifference));
+  if (unexpected.length) lines.push("## Notebook cells without a listed reason", "", "These differ in this run but are not in known-differences.json; the test fails until each is fixed or listed with its reason.", "", ...unexpected.flatMap(cellDifference));
   return lines;
 }
 
